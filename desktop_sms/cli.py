@@ -1,0 +1,198 @@
+"""The command line (SPEC F16): a thin layer over the services.
+
+Exit status: 0 on success, 2 on a usage error, 1 on any other error with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from desktop_sms.db.database import open_database
+from desktop_sms.db.engine import resolve_database_url
+from desktop_sms.db.migrate import SchemaTooNewError
+from desktop_sms.services.common import Actor, ServiceError
+from desktop_sms.services.container import Services, build_services
+
+log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """An error to print as one line and exit 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    p = argparse.ArgumentParser(prog="desktop-sms", description="Text clients from their cases.")
+    p.add_argument("--db", metavar="URL", help="database URL (else DESKTOP_SMS_DATABASE_URL, "
+                   "else the SQLite file in the user data folder)")
+    p.add_argument("--as", dest="as_user", metavar="USERNAME",
+                   help="the acting user for commands (else the only admin)")
+    p.add_argument("--demo", action="store_true", help="start on a fresh demo database")
+    p.add_argument("--smoke", action="store_true",
+                   help="start, open the main window on a temporary database, send and poll once, exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command")
+
+    sub.add_parser("gui", help="start the application")
+
+    imp = sub.add_parser("import-cases", help="import matters from a CSV file")
+    imp.add_argument("file", type=Path)
+
+    users = sub.add_parser("users", help="manage users")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="add a user")
+    add.add_argument("username")
+    add.add_argument("--name", required=True)
+    add.add_argument("--mobile")
+    add.add_argument("--role", choices=["staff", "admin"], default="staff")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of standard input")
+    users_sub.add_parser("list", help="list users")
+
+    st = sub.add_parser("settings", help="read or change a setting")
+    st_sub = st.add_subparsers(dest="settings_command", required=True)
+    get = st_sub.add_parser("get")
+    get.add_argument("key")
+    set_ = st_sub.add_parser("set")
+    set_.add_argument("key")
+    set_.add_argument("value")
+    st_sub.add_parser("list")
+
+    msgs = sub.add_parser("messages", help="list messages")
+    msgs.add_argument("--case", metavar="NUMBER")
+    msgs.add_argument("--direction", choices=["inbound", "outbound"])
+    msgs.add_argument("--json", action="store_true")
+
+    return p
+
+
+def _open(args: argparse.Namespace) -> Services:
+    url = resolve_database_url(args.db)
+    try:
+        db, backup = open_database(url)
+    except SchemaTooNewError as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # the database could not be reached or read
+        raise CliError(f"The database could not be opened: {_first_line(exc)}") from None
+    if backup:
+        log.info("database backed up to %s before migrating", backup)
+    return build_services(db)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def acting_user(services: Services, args: argparse.Namespace) -> Actor:
+    """--as USERNAME, else the only admin."""
+    if args.as_user:
+        info = services.users.get(args.as_user)
+        if not info.active:
+            raise CliError(f"The user '{args.as_user}' is deactivated.")
+        return info.actor()
+    only = services.users.the_only_admin()
+    if only is None:
+        raise CliError("Say which user is acting with --as USERNAME (there is not exactly one "
+                       "administrator).")
+    return only.actor()
+
+
+def cmd_import_cases(args: argparse.Namespace) -> int:
+    services = _open(args)
+    actor = acting_user(services, args)
+    result = services.importer.import_file(actor, args.file)
+    for err in result.errors:
+        print(f"{args.file.name}: line {err.line}: {err.reason}", file=sys.stderr)
+    print(f"{result.created} cases added, {result.updated} updated, "
+          f"{len(result.errors)} rows skipped.")
+    return 1 if result.errors else 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    services = _open(args)
+    if args.users_command == "list":
+        for u in services.users.list():
+            print(f"{u.username}\t{u.name}\t{u.role}\t{'active' if u.active else 'inactive'}")
+        return 0
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    actor = None if services.users.needs_first_admin() else acting_user(services, args)
+    info = services.users.add(actor, args.username, args.name, mobile=args.mobile,
+                              role=args.role, password=password)
+    print(f"added {info.username} ({info.role})")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    services = _open(args)
+    if args.settings_command == "get":
+        print(services.settings.raw(args.key))
+    elif args.settings_command == "list":
+        for key in services.settings.all():
+            print(f"{key}={services.settings.raw(key)}")
+    else:
+        actor = acting_user(services, args)
+        services.settings.set(actor, args.key, args.value)
+        print(f"{args.key}={services.settings.raw(args.key)}")
+    return 0
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    from desktop_sms.services.messages import list_messages
+
+    services = _open(args)
+    rows = list_messages(services.db, case_number=args.case, direction=args.direction)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    for r in rows:
+        cases = ",".join(r["cases"]) or ("needs review" if r["needs_review"] else "-")
+        body = r["body"].replace("\n", " ")
+        print(f"{r['id']}\t{r['direction']}\t{r['status']}\t{r['from']}\t{r['to']}\t{cases}\t"
+              f"{body[:60]}")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from desktop_sms.app import run_gui
+
+    return run_gui(db_url=args.db, demo=args.demo, smoke=args.smoke, as_user=args.as_user)
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "gui": cmd_gui,
+    "import-cases": cmd_import_cases,
+    "users": cmd_users,
+    "settings": cmd_settings,
+    "messages": cmd_messages,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `desktop-sms` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = args.command or "gui"
+    if args.demo or args.smoke:
+        command = "gui"
+    handler = HANDLERS[command]
+    try:
+        return handler(args)
+    except (CliError, ServiceError) as exc:
+        print(f"desktop-sms: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

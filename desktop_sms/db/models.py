@@ -1,0 +1,399 @@
+"""SQLAlchemy 2 typed models for everything the product stores (SPEC §2, F1–F14).
+
+Datetimes are stored as naive UTC and come back timezone-aware (UTCDateTime), so SQLite and
+PostgreSQL behave the same. Phone numbers are stored twice: as typed (for display) and in
+E.164 (for matching, indexed).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC; refuses naive datetimes so local time never leaks in."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    """A member of staff; `mobile_e164` receives their reminders."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mobile_raw: Mapped[str | None] = mapped_column(String(40))
+    mobile_e164: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(10), default="staff")  # staff / admin
+    sms_access: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Matter(Base):
+    """A case: client, phones, stage, dates and SMS consent."""
+
+    __tablename__ = "matters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(40), unique=True)
+    client_name: Mapped[str] = mapped_column(String(200), index=True)
+    stage: Mapped[str] = mapped_column(String(12), default="intake")
+    mobile_raw: Mapped[str | None] = mapped_column(String(40))
+    mobile_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    home_raw: Mapped[str | None] = mapped_column(String(40))
+    home_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    intake_date: Mapped[date | None] = mapped_column(Date, index=True)
+    date_opened: Mapped[date | None] = mapped_column(Date, index=True)
+    consent: Mapped[str] = mapped_column(String(10), default="not_asked")  # yes / no / not_asked
+    consent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="matter")
+
+
+class Assignment(Base):
+    """A user on a matter; current while end_date is empty or in the future."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_user_current", "user_id", "end_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(10), default="primary")  # primary / other
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+
+    matter: Mapped[Matter] = relationship(back_populates="assignments")
+    user: Mapped[User] = relationship()
+
+
+class OutboundMessage(Base):
+    """A text sent from a matter (or a reminder to a member of staff); the dispatcher's row."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        Index("ix_outbound_to_sent", "to_e164", "sent_at"),
+        Index("ix_outbound_state_due", "state", "send_at"),
+        Index("ix_outbound_matter_sent", "matter_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="client")  # client / reminder
+    matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id", ondelete="SET NULL"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    to_raw: Mapped[str] = mapped_column(String(40))
+    to_e164: Mapped[str] = mapped_column(String(20))
+    from_number: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12))
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it is due
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_sid: Mapped[str | None] = mapped_column(String(40), unique=True)
+    provider_status: Mapped[str | None] = mapped_column(String(20))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the provider accepted it
+    status_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    canceled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    matter: Mapped[Matter | None] = relationship(foreign_keys=[matter_id])
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+
+
+class InboundMessage(Base):
+    """A text or MMS received on one of the office's numbers; stored once per provider id."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_received", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(40), unique=True)
+    from_raw: Mapped[str] = mapped_column(String(40))
+    from_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    to_number: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    num_media: Mapped[int] = mapped_column(Integer, default=0)
+    media_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    matching_mode: Mapped[str | None] = mapped_column(String(30))
+
+    links: Mapped[list[MessageLink]] = relationship(back_populates="inbound")
+    media: Mapped[list[InboundMedia]] = relationship(back_populates="inbound")
+
+
+class InboundMedia(Base):
+    """One attachment of an inbound MMS; data is empty until fetched (retried later on failure)."""
+
+    __tablename__ = "inbound_media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True
+    )
+    provider_media_sid: Mapped[str] = mapped_column(String(40), unique=True)
+    content_type: Mapped[str] = mapped_column(String(120))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int | None] = mapped_column(Integer)
+    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fetch_error: Mapped[str | None] = mapped_column(Text)
+    rejected: Mapped[bool] = mapped_column(Boolean, default=False)  # over the size cap
+
+    inbound: Mapped[InboundMessage] = relationship(back_populates="media")
+
+
+class MessageLink(Base):
+    """An inbound message filed on a matter, with the rule (or user) that filed it."""
+
+    __tablename__ = "message_links"
+    __table_args__ = (UniqueConstraint("inbound_id", "matter_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id", ondelete="CASCADE"))
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(30))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    inbound: Mapped[InboundMessage] = relationship(back_populates="links")
+    matter: Mapped[Matter] = relationship()
+
+
+class CaseNote(Base):
+    """A note on a matter; notes about replies are plain text and marked withdrawn on unlink."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("message_links.id", ondelete="SET NULL"))
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Document(Base):
+    """A document of a matter; bytes live in the database so every desktop sees them."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_matter_folder", "matter_id", "folder"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"))
+    folder: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    opaque: Mapped[bool] = mapped_column(Boolean, default=False)  # never opened automatically
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note_id: Mapped[int | None] = mapped_column(ForeignKey("case_notes.id", ondelete="SET NULL"))
+    inbound_media_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_media.id", ondelete="SET NULL")
+    )
+
+
+class Alert(Base):
+    """A reply filed on a matter; one dismissal dismisses it for everybody."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_matter_open", "matter_id", "dismissed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"))
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CalendarItem(Base):
+    """A task (due at starts_at) or a calendar event (starts_at … ends_at), maybe on a matter."""
+
+    __tablename__ = "calendar_items"
+    __table_args__ = (Index("ix_calendar_items_starts", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # task / event
+    title: Mapped[str] = mapped_column(String(200))
+    matter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("matters.id", ondelete="SET NULL"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    location: Mapped[str | None] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    attendees: Mapped[list[Attendee]] = relationship(cascade="all, delete-orphan")
+    reminders: Mapped[list[Reminder]] = relationship(cascade="all, delete-orphan")
+
+
+class Attendee(Base):
+    """A user attending a task or event."""
+
+    __tablename__ = "attendees"
+    __table_args__ = (UniqueConstraint("item_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("calendar_items.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+
+
+class Reminder(Base):
+    """An SMS reminder: an offset before the item's time or a fixed time; remind_at is derived."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("calendar_items.id", ondelete="CASCADE"), index=True
+    )
+    offset_minutes: Mapped[int | None] = mapped_column(Integer)
+    fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ReminderDelivery(Base):
+    """One (reminder, attendee) text, claimed like an outbound message so it goes out once."""
+
+    __tablename__ = "reminder_deliveries"
+    __table_args__ = (
+        UniqueConstraint("reminder_id", "user_id"),
+        Index("ix_reminder_deliveries_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending / claimed / queued (handed to the outbound pipeline) / missed / no_mobile / canceled
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class OptOut(Base):
+    """A number that replied STOP (or that the provider reported as opted out: 21610)."""
+
+    __tablename__ = "opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_e164: Mapped[str] = mapped_column(String(20), unique=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(20))  # keyword / provider
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )
+
+
+class Setting(Base):
+    """One office-wide setting (SPEC F13), stored as text and typed by the settings service."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PollCursor(Base):
+    """How far inbound polling of one office number has safely got."""
+
+    __tablename__ = "poll_cursors"
+
+    office_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_date_sent: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what and when; never holds message bodies or tokens."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(30))
+    target_id: Mapped[str | None] = mapped_column(String(60))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    user: Mapped[User | None] = relationship()

@@ -1,0 +1,183 @@
+"""SMS segment counting as Twilio counts it (SPEC F2), and the message body limits.
+
+Rules:
+
+* GSM-7 when every character is in the GSM 03.38 default alphabet or its extension table:
+  160 units in a single segment, 153 per part of a multi-part message; extension characters
+  (``^ { } \\ [ ] ~ | €`` and form feed) cost two units (escape + character) and the pair is
+  never split across parts.
+* Otherwise UCS-2 for the whole text: 70 units single, 67 per part; a character outside the
+  Basic Multilingual Plane costs two UTF-16 units and a surrogate pair is never split.
+* A grapheme cluster is never split across parts. Clusters are found by a deliberately simple
+  segmentation (no third-party library): a base character plus following combining marks
+  (Unicode categories Mn/Mc/Me or a non-zero combining class), variation selectors, emoji
+  skin-tone modifiers and tag characters; a zero-width joiner glues the next character on;
+  regional indicators pair up into flags; CR LF stays together. Hangul jamo and Indic
+  conjunct rules are not modelled; at worst such a text is split inside a syllable.
+* A single cluster longer than a whole part (pathological stacks of marks) is split between
+  code points, still never inside a surrogate pair, since it could not be sent otherwise.
+
+``characters`` is the length in code points (``len(text)``), which is also what the 1,600
+character limit is checked against; it is not the count of user-perceived characters.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = [
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "MAX_BODY_CHARS",
+    "BodyError",
+    "Encoding",
+    "SegmentInfo",
+    "count_segments",
+    "grapheme_clusters",
+    "is_gsm7",
+    "validate_body",
+]
+
+Encoding = Literal["GSM-7", "UCS-2"]
+
+MAX_BODY_CHARS: Final = 1600
+
+#: GSM 03.38 default alphabet, in table order (0x1B, the escape, is not a character).
+GSM7_BASIC: Final = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ"
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
+)
+#: GSM 03.38 extension table: each costs an escape plus itself.
+GSM7_EXTENSION: Final = frozenset("\f^{}\\[]~|€")
+
+_GSM_SINGLE, _GSM_PART = 160, 153
+_UCS2_SINGLE, _UCS2_PART = 70, 67
+
+_ZWJ = "\u200d"
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """What the compose dialog's counter shows, and what billing will be."""
+
+    characters: int
+    encoding: Encoding
+    units: int
+    segments: int
+    per_segment: int
+
+
+class BodyError(ValueError):
+    """A message body that cannot be sent; str() is a sentence to show the user."""
+
+
+def is_gsm7(text: str) -> bool:
+    """True when the whole text can be sent in GSM-7."""
+    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+
+
+def _is_extender(ch: str) -> bool:
+    """Characters that always belong to the cluster before them."""
+    cp = ord(ch)
+    return (
+        unicodedata.category(ch) in ("Mn", "Mc", "Me")
+        or unicodedata.combining(ch) != 0
+        or 0xFE00 <= cp <= 0xFE0F  # variation selectors
+        or 0xE0100 <= cp <= 0xE01EF  # variation selectors supplement
+        or 0x1F3FB <= cp <= 0x1F3FF  # emoji skin-tone modifiers
+        or 0xE0020 <= cp <= 0xE007F  # tags (subdivision flags such as England)
+        or ch == _ZWJ
+    )
+
+
+def _is_regional_indicator(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def grapheme_clusters(text: str) -> Iterator[str]:
+    """Split text into user-perceived characters, simply enough for segment packing."""
+    cluster = ""
+    ri_count = 0  # regional indicators in the current cluster
+    for ch in text:
+        if cluster and (
+            _is_extender(ch)
+            or cluster.endswith(_ZWJ)
+            or (cluster == "\r" and ch == "\n")
+            or (_is_regional_indicator(ch) and ri_count == 1 and len(cluster) == 1)
+        ):
+            cluster += ch
+            ri_count += _is_regional_indicator(ch)
+            continue
+        if cluster:
+            yield cluster
+        cluster = ch
+        ri_count = int(_is_regional_indicator(ch))
+    if cluster:
+        yield cluster
+
+
+def _gsm_cost(ch: str) -> int:
+    return 2 if ch in GSM7_EXTENSION else 1
+
+
+def _ucs2_cost(ch: str) -> int:
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def _pack(atoms: list[list[int]], capacity: int) -> int:
+    """Count parts needed when each atom (a list of unsplittable unit costs) goes in whole.
+
+    An atom goes whole into the current part or starts a new one; only an atom larger than a
+    whole part is spread over parts, between its unsplittable pieces.
+    """
+    parts, used = 1, 0
+    for atom in atoms:
+        size = sum(atom)
+        if used + size <= capacity:
+            used += size
+            continue
+        if size <= capacity:
+            parts, used = parts + 1, size
+            continue
+        for piece in atom:  # oversized cluster: split between code points only
+            if used + piece > capacity:
+                parts, used = parts + 1, 0
+            used += piece
+    return parts
+
+
+def count_segments(text: str) -> SegmentInfo:
+    """Count encoding, units and segments for a message body as Twilio bills it."""
+    if is_gsm7(text):
+        encoding: Encoding = "GSM-7"
+        cost, single, part = _gsm_cost, _GSM_SINGLE, _GSM_PART
+    else:
+        encoding = "UCS-2"
+        cost, single, part = _ucs2_cost, _UCS2_SINGLE, _UCS2_PART
+    atoms = [[cost(c) for c in cluster] for cluster in grapheme_clusters(text)]
+    units = sum(sum(a) for a in atoms)
+    if units == 0:
+        return SegmentInfo(len(text), encoding, 0, 0, single)
+    if units <= single:
+        return SegmentInfo(len(text), encoding, units, 1, single)
+    return SegmentInfo(len(text), encoding, units, _pack(atoms, part), part)
+
+
+def validate_body(text: str) -> None:
+    """Refuse a body that is blank or longer than Twilio accepts, with a readable reason."""
+    if not text.strip():
+        raise BodyError("The message is empty. Type a message before sending.")
+    if len(text) > MAX_BODY_CHARS:
+        raise BodyError(
+            f"The message is {len(text):,} characters long; "
+            f"the limit is {MAX_BODY_CHARS:,} characters. Shorten it by {len(text) - MAX_BODY_CHARS:,}."
+        )

@@ -1,0 +1,154 @@
+"""The provider interface: everything the product sends or receives goes through it (SPEC F4)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class ProviderMessage:
+    """One message as the provider reports it; datetimes are timezone-aware UTC."""
+
+    sid: str
+    direction: str  # "inbound", "outbound-api", "outbound-call", "outbound-reply"
+    from_: str
+    to: str
+    body: str
+    status: str  # Twilio's status words: queued, sending, sent, delivered, undelivered, failed, received, canceled, scheduled, accepted
+    date_created: datetime | None = None
+    date_sent: datetime | None = None
+    date_updated: datetime | None = None
+    num_media: int = 0
+    num_segments: int = 1
+    error_code: int | None = None
+    error_message: str | None = None
+    messaging_service_sid: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One media attachment of a message."""
+
+    sid: str
+    message_sid: str
+    content_type: str
+    uri: str = ""  # the media resource path (without .json), as Twilio gives it
+
+
+@dataclass(frozen=True)
+class CredentialCheck:
+    """The result of testing the credentials: what a person should be told."""
+
+    ok: bool
+    account_name: str = ""
+    problems: list[str] = field(default_factory=list)
+    bad_credentials: bool = False  # the Account SID / Auth Token pair was refused
+    network_error: bool = False  # the provider could not be reached (or answered 5xx/429)
+    missing_numbers: list[str] = field(default_factory=list)  # office numbers not on the account
+
+
+class ProviderError(Exception):
+    """A provider failure with Twilio's code and a sentence a person understands."""
+
+    transient: bool = False
+
+    def __init__(self, sentence: str, code: int | None = None, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+
+
+class InvalidNumberError(ProviderError):
+    """21211 and friends: the 'To' number is not a valid phone number."""
+
+
+class OptedOutError(ProviderError):
+    """21610: the recipient replied STOP."""
+
+
+class NotSmsCapableError(ProviderError):
+    """21614 / 21612: the number cannot receive texts (a landline, say)."""
+
+
+class RegionNotPermittedError(ProviderError):
+    """21408: the account may not text that country."""
+
+
+class BodyTooLongError(ProviderError):
+    """21617: the text is over 1,600 characters."""
+
+
+class BadCredentialsError(ProviderError):
+    """20003 / 401: the Account SID or Auth Token is wrong."""
+
+
+class TransientProviderError(ProviderError):
+    """429 / 20429 / 5xx / time-outs / dropped connections: worth trying again later."""
+
+    transient = True
+
+
+class InvalidSenderError(ProviderError):
+    """21212 / 21606: the 'From' number is not valid or not on the account."""
+
+
+class SchedulingError(ProviderError):
+    """35111 / 35114 / 35118: Twilio refused the SendAt scheduling request."""
+
+
+class NotCancelableError(ProviderError):
+    """30409: the message is no longer scheduled at the provider, so it cannot be canceled."""
+
+
+class NotFoundError(ProviderError):
+    """20404: no such message or media at the provider."""
+
+
+class MediaTooLargeError(ProviderError):
+    """The media is larger than the size cap; it was not downloaded."""
+
+
+class UnknownProviderError(ProviderError):
+    """Anything else the provider answered."""
+
+
+class SmsProvider(abc.ABC):
+    """What the product needs from an SMS provider."""
+
+    @abc.abstractmethod
+    def send(self, *, to: str, body: str, from_: str | None = None,
+             messaging_service_sid: str | None = None,
+             send_at: datetime | None = None) -> ProviderMessage:
+        """Send (or, with send_at, have the provider schedule) one text."""
+
+    @abc.abstractmethod
+    def fetch(self, sid: str) -> ProviderMessage:
+        """Fetch one message's current state."""
+
+    @abc.abstractmethod
+    def list_messages(self, *, to: str | None = None, from_: str | None = None,
+                      date_sent_on_or_after: date | None = None,
+                      page_size: int = 1000) -> Iterator[ProviderMessage]:
+        """All messages matching the filters, following every page (newest first)."""
+
+    @abc.abstractmethod
+    def list_media(self, message_sid: str) -> list[MediaItem]:
+        """The media attached to a message."""
+
+    @abc.abstractmethod
+    def download_media(self, media: MediaItem, max_bytes: int) -> bytes:
+        """The media's bytes; raises ProviderError when larger than max_bytes."""
+
+    @abc.abstractmethod
+    def cancel(self, sid: str) -> ProviderMessage:
+        """Cancel a message the provider holds as scheduled."""
+
+    @abc.abstractmethod
+    def test_credentials(self, office_numbers: list[str]) -> CredentialCheck:
+        """Check the credentials and that each office number belongs to the account."""

@@ -1,0 +1,35 @@
+"""All services of one running application, built once at start-up and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from desktop_sms.db.database import Database
+from desktop_sms.services.audit import AuditService
+from desktop_sms.services.common import Clock, utcnow
+from desktop_sms.services.importer import CaseImporter
+from desktop_sms.services.matters import MatterService
+from desktop_sms.services.settings import SettingsService
+from desktop_sms.services.users import UserService
+
+
+@dataclass
+class Services:
+    """The service layer as the UI and the command line see it."""
+
+    db: Database
+    clock: Clock
+    settings: SettingsService
+    users: UserService
+    matters: MatterService
+    importer: CaseImporter
+    audit: AuditService
+
+
+def build_services(db: Database, clock: Clock = utcnow) -> Services:
+    """Wire every service over one database and one clock."""
+    settings = SettingsService(db, clock)
+    region = str(settings.get("default_region"))
+    matters = MatterService(db, clock, region)
+    return Services(db=db, clock=clock, settings=settings, users=UserService(db, clock, region),
+                    matters=matters, importer=CaseImporter(matters), audit=AuditService(db))

@@ -1,0 +1,191 @@
+"""Office-wide settings (SPEC F13): typed, validated, audited, admins only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import select
+
+from desktop_sms.db.database import Database
+from desktop_sms.db.models import Setting
+from desktop_sms.services import audit
+from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
+
+MATCHING_MODES = ("all_related", "most_recent_intake", "most_recently_opened",
+                  "most_recent_outbound")
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if value < minimum:
+            raise ValueError(f"must be {minimum} or more")
+        return value
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value not in choices:
+            raise ValueError("must be one of " + ", ".join(choices))
+        return value
+    return parse
+
+
+def _pattern(regex: str, what: str, optional: bool = True) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if not value and optional:
+            return ""
+        if not re.fullmatch(regex, value):
+            raise ValueError(f"must be {what}")
+        return value
+    return parse
+
+
+def _region(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("must be a two-letter country code such as US")
+    return value
+
+
+def _numbers(raw: str) -> list[str]:
+    from desktop_sms.domain.phones import InvalidPhoneNumber, normalize
+
+    out: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            e164 = normalize(part, "US")
+        except InvalidPhoneNumber as exc:
+            raise ValueError(str(exc)) from None
+        if e164 not in out:
+            out.append(e164)
+    return out
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    """A setting's key, default and parser; the parser raises ValueError with a reason."""
+
+    key: str
+    default: str
+    parse: Callable[[str], Any]
+    label: str
+
+
+DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
+    SettingDef("provider", "sandbox", _choice("sandbox", "twilio"), "Provider"),
+    SettingDef("twilio_account_sid", "", _pattern(r"AC[0-9a-fA-F]{32}", "an Account SID: AC and 32 hex digits"), "Twilio Account SID"),
+    SettingDef("office_numbers", "", _numbers, "Office numbers"),
+    SettingDef("messaging_service_sid", "", _pattern(r"MG[0-9a-fA-F]{32}", "a Messaging Service SID: MG and 32 hex digits"), "Messaging Service SID"),
+    SettingDef("inbound_matching", "all_related", _choice(*MATCHING_MODES), "Inbound message matching"),
+    SettingDef("sms_consent_required", "true", _bool, "Require SMS consent"),
+    SettingDef("sms_consent_instructions",
+               "Ask the client: \"May we send you text messages about your case?\" "
+               "Record the answer before sending.", _text, "Consent instructions"),
+    SettingDef("case_sms_log", "true", _bool, "Show the SMS log on cases"),
+    SettingDef("alert_scope", "primary", _choice("primary", "all"), "Home alerts"),
+    SettingDef("poll_interval_seconds", "20", _int_at_least(5), "Poll interval (seconds)"),
+    SettingDef("first_poll_lookback_days", "7", _int_at_least(0), "First poll look-back (days)"),
+    SettingDef("overdue_grace_minutes", "15", _int_at_least(0), "Overdue grace (minutes)"),
+    SettingDef("default_region", "US", _region, "Default region"),
+]}
+
+
+class SettingsService:
+    """Reads and writes settings; every change is checked, audited and announced to listeners."""
+
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+        self._listeners: list[Callable[[str, Any], None]] = []
+
+    def subscribe(self, listener: Callable[[str, Any], None]) -> None:
+        """Call listener(key, value) after a change is committed (poll interval, matching mode)."""
+        self._listeners.append(listener)
+
+    def raw(self, key: str) -> str:
+        """The stored text of a setting (or its default)."""
+        definition = self._definition(key)
+        with self.db.session() as s:
+            row = s.get(Setting, key)
+            return row.value if row is not None else definition.default
+
+    def get(self, key: str) -> Any:
+        """The typed value of a setting."""
+        return self._definition(key).parse(self.raw(key))
+
+    def all(self) -> dict[str, Any]:
+        """Every setting, typed."""
+        with self.db.session() as s:
+            stored = {row.key: row.value for row in s.scalars(select(Setting))}
+        out: dict[str, Any] = {}
+        for key, definition in DEFINITIONS.items():
+            try:
+                out[key] = definition.parse(stored.get(key, definition.default))
+            except ValueError:
+                out[key] = definition.parse(definition.default)
+        return out
+
+    def set(self, actor: Actor, key: str, raw_value: str) -> Any:
+        """Validate, store and audit one setting; returns the typed value."""
+        definition = self._definition(key)
+        actor.require_admin("change settings")
+        try:
+            value = definition.parse(raw_value)
+        except ValueError as exc:
+            raise ValidationError(f"{definition.label} {exc}.") from None
+        stored = ",".join(value) if isinstance(value, list) else str(value).lower() \
+            if isinstance(value, bool) else str(value)
+        now = self.clock()
+        with self.db.transaction() as s:
+            row = s.get(Setting, key)
+            old = row.value if row is not None else definition.default
+            if row is None:
+                s.add(Setting(key=key, value=stored, updated_at=now, updated_by_id=actor.user_id))
+            else:
+                row.value, row.updated_at, row.updated_by_id = stored, now, actor.user_id
+            if old != stored:
+                detail = f"{key}: {_short(old)} → {_short(stored)}"
+                audit.record(s, actor, "setting.change", now, target_type="setting",
+                             target_id=key, detail=detail)
+        if old != stored:
+            for listener in list(self._listeners):
+                listener(key, value)
+        return value
+
+    @staticmethod
+    def _definition(key: str) -> SettingDef:
+        try:
+            return DEFINITIONS[key]
+        except KeyError:
+            raise NotFound(f"There is no setting called '{key}'. Known settings: "
+                           + ", ".join(DEFINITIONS)) from None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "…"
