@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from desktop_sms.db.database import open_database
@@ -68,6 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     msgs.add_argument("--direction", choices=["inbound", "outbound"])
     msgs.add_argument("--json", action="store_true")
 
+    snd = sub.add_parser("send", help="send a text now or schedule it")
+    snd.add_argument("--case", required=True, metavar="NUMBER")
+    snd.add_argument("--body", required=True)
+    snd.add_argument("--to", metavar="PHONE", help="default: the client's mobile")
+    snd.add_argument("--at", metavar="ISO-8601", help="schedule for this time (local time "
+                     "unless it carries an offset)")
+    snd.add_argument("--consent", choices=["yes"], help="record the client's consent first")
+
+    cancel = sub.add_parser("cancel", help="cancel a scheduled or queued message")
+    cancel.add_argument("id", nargs="+")
+
+    dispatch = sub.add_parser("dispatch", help="send every due message")
+    dispatch.add_argument("--once", action="store_true", required=True)
+
+    poll = sub.add_parser("poll", help="pull inbound messages and status changes")
+    poll.add_argument("--once", action="store_true", required=True)
+
+    sandbox = sub.add_parser("sandbox-server", help="run the Twilio-compatible local server")
+    sandbox.add_argument("--port", type=int, default=8099)
+    sandbox.add_argument("--account-sid")
+    sandbox.add_argument("--auth-token")
     return p
 
 
@@ -160,6 +182,96 @@ def cmd_messages(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"'{text}' is not a date and time; use ISO-8601 such as "
+                       "2026-12-01T09:30 or 2026-12-01T09:30-05:00.") from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # the desktop's local time
+    return when.astimezone(UTC)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        actor = acting_user(services, args)
+        matter = services.matters.by_number(args.case)
+        to = args.to or matter.mobile_raw
+        if not to:
+            raise CliError(f"Case {matter.case_number} has no mobile number; give one with --to.")
+        when = _parse_when(args.at) if args.at else None
+        if args.consent == "yes" and matter.consent != "yes":
+            services.matters.set_consent(actor, matter.id, "yes")
+        message_id = services.outbound.send(actor, matter.id, to, args.body, send_at=when)
+        if when is None:
+            report = services.dispatcher.run_due()
+            for problem in report.errors:
+                print(f"desktop-sms: {problem}", file=sys.stderr)
+        print(f"out-{message_id}")
+        from desktop_sms.db.models import OutboundMessage
+
+        with services.db.session() as s:
+            msg = s.get(OutboundMessage, message_id)
+            assert msg is not None
+            if msg.state == "failed":
+                print(f"desktop-sms: the text failed: {msg.error_message}", file=sys.stderr)
+                return 1
+            if msg.state == "queued" and msg.error_message:
+                print(f"desktop-sms: not sent yet, will retry: {msg.error_message}",
+                      file=sys.stderr)
+        return 0
+    finally:
+        services.close()
+
+
+def _message_id(text: str) -> int:
+    raw = text.strip().removeprefix("out-")
+    if not raw.isdigit():
+        raise CliError(f"'{text}' is not an outbound message id (as printed by send, e.g. out-12).")
+    return int(raw)
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    services = _open(args)
+    actor = acting_user(services, args)
+    outcomes = services.outbound.cancel(actor, [_message_id(i) for i in args.id])
+    failed = 0
+    for o in outcomes:
+        if o.canceled:
+            print(f"out-{o.id} canceled")
+        else:
+            failed += 1
+            print(f"desktop-sms: {o.reason}", file=sys.stderr)
+    services.close()
+    return 1 if failed else 0
+
+
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        services.dispatcher.reconcile_on_startup()
+        report = services.dispatcher.run_due()
+        print(f"{len(report.sent)} sent, {len(report.failed)} failed, {len(report.retried)} to "
+              f"retry, {len(report.missed)} missed")
+        for problem in report.errors:
+            print(f"desktop-sms: {problem}", file=sys.stderr)
+        return 1 if report.errors else 0
+    finally:
+        services.close()
+
+
+def cmd_sandbox_server(args: argparse.Namespace) -> int:
+    from desktop_sms.providers.sandbox_server import run_sandbox_server
+
+    if bool(args.account_sid) != bool(args.auth_token):
+        print("desktop-sms: give both --account-sid and --auth-token, or neither.",
+              file=sys.stderr)
+        return 2
+    return run_sandbox_server(args.port, args.account_sid, args.auth_token)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from desktop_sms.app import run_gui
 
@@ -172,6 +284,10 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "users": cmd_users,
     "settings": cmd_settings,
     "messages": cmd_messages,
+    "send": cmd_send,
+    "cancel": cmd_cancel,
+    "dispatch": cmd_dispatch,
+    "sandbox-server": cmd_sandbox_server,
 }
 
 

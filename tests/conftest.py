@@ -9,4 +9,6 @@ os.environ.setdefault("DESKTOP_SMS_TESTING", "1")
 
 pytest_plugins = [
     "tests.helpers.db_fixtures",
+    "tests.helpers.sandbox_fixtures",
+    "tests.helpers.outbound_fixtures",
 ]

@@ -149,6 +149,7 @@ class OutboundMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # retry back-off
     provider_sid: Mapped[str | None] = mapped_column(String(40), unique=True)
     provider_status: Mapped[str | None] = mapped_column(String(20))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the provider accepted it

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from desktop_sms.db.database import Database
 from desktop_sms.services.audit import AuditService
 from desktop_sms.services.common import Clock, utcnow
+from desktop_sms.services.credentials import CredentialStore, KeyringCredentialStore
+from desktop_sms.services.dispatcher import Dispatcher
 from desktop_sms.services.importer import CaseImporter
 from desktop_sms.services.matters import MatterService
+from desktop_sms.services.outbound import OutboundService
+from desktop_sms.services.provider_factory import ProviderFactory
 from desktop_sms.services.settings import SettingsService
 from desktop_sms.services.users import UserService
 
@@ -24,12 +28,29 @@ class Services:
     matters: MatterService
     importer: CaseImporter
     audit: AuditService
+    credentials: CredentialStore
+    providers: ProviderFactory
+    outbound: OutboundService
+    dispatcher: Dispatcher
+
+    def close(self) -> None:
+        """Stop what the services started (the in-process sandbox) and close the database."""
+        self.providers.close()
+        self.db.dispose()
 
 
-def build_services(db: Database, clock: Clock = utcnow) -> Services:
+def build_services(db: Database, clock: Clock = utcnow,
+                   credentials: CredentialStore | None = None,
+                   providers: ProviderFactory | None = None) -> Services:
     """Wire every service over one database and one clock."""
     settings = SettingsService(db, clock)
     region = str(settings.get("default_region"))
     matters = MatterService(db, clock, region)
+    credentials = credentials or KeyringCredentialStore()
+    providers = providers or ProviderFactory(settings, credentials)
+    outbound = OutboundService(db, settings, clock)
+    dispatcher = Dispatcher(db, settings, providers, clock)
     return Services(db=db, clock=clock, settings=settings, users=UserService(db, clock, region),
-                    matters=matters, importer=CaseImporter(matters), audit=AuditService(db))
+                    matters=matters, importer=CaseImporter(matters), audit=AuditService(db),
+                    credentials=credentials, providers=providers, outbound=outbound,
+                    dispatcher=dispatcher)

@@ -219,6 +219,7 @@ def upgrade() -> None:
     sa.Column('claimed_at', sa.DateTime(), nullable=True),
     sa.Column('lease_until', sa.DateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
     sa.Column('provider_sid', sa.String(length=40), nullable=True),
     sa.Column('provider_status', sa.String(length=20), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=True),

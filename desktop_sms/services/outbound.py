@@ -1,0 +1,267 @@
+"""Sending and scheduling texts, the queue and cancelling (SPEC F2, F3, F10 outbound side).
+
+Every check the compose dialog makes is made here too, so the command line and any other
+caller get the same refusals. Cancelling and "send now" are single conditional updates, so a
+cancel racing a send on another desktop never both win.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from desktop_sms.db.database import Database
+from desktop_sms.db.models import Matter, OptOut, OutboundMessage, User
+from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize
+from desktop_sms.domain.segments import BodyError, validate_body
+from desktop_sms.domain.states import CANCELABLE_STATES, OutboundState
+from desktop_sms.services import audit
+from desktop_sms.services.common import (
+    Actor,
+    Clock,
+    NotFound,
+    ServiceError,
+    ValidationError,
+    utcnow,
+)
+from desktop_sms.services.settings import SettingsService
+
+log = logging.getLogger(__name__)
+
+MIN_SCHEDULE_AHEAD = timedelta(minutes=1)
+QUEUE_FAILED_WINDOW = timedelta(days=7)
+
+
+class ConsentRequired(ServiceError):
+    """The office requires SMS consent and the client has not said yes."""
+
+
+class OptedOutNumber(ServiceError):
+    """The number replied STOP; texting it is refused before the provider is called."""
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of SMS → Queue."""
+
+    id: int
+    state: str
+    send_at: datetime
+    to: str
+    case_number: str | None
+    client_name: str | None
+    author: str | None
+    body: str
+    error: str | None
+    matter_id: int | None
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """What happened to one message the user asked to cancel."""
+
+    id: int
+    canceled: bool
+    reason: str = ""
+
+
+def is_opted_out(session: Session, e164: str) -> bool:
+    """True when the number has opted out (a STOP reply or a 21610 from the provider)."""
+    return bool(session.scalar(select(OptOut.opted_out).where(OptOut.phone_e164 == e164)))
+
+
+def record_opt_out(session: Session, e164: str, opted_out: bool, source: str, at: datetime,
+                   inbound_id: int | None = None) -> None:
+    """Set a number's opt-out state in the caller's transaction."""
+    row = session.scalar(select(OptOut).where(OptOut.phone_e164 == e164))
+    if row is None:
+        session.add(OptOut(phone_e164=e164, opted_out=opted_out, source=source, changed_at=at,
+                           inbound_id=inbound_id))
+    else:
+        row.opted_out, row.source, row.changed_at = opted_out, source, at
+        row.inbound_id = inbound_id
+
+
+class OutboundService:
+    """Writes texts to send (now or later), lists the queue, cancels and re-queues."""
+
+    def __init__(self, db: Database, settings: SettingsService, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Called after a message is added or re-queued (the dispatcher's alarm clock listens)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # --- checks shared by the dialog and the service ------------------------------------
+    def normalize_recipient(self, raw: str) -> str:
+        """E.164 of the recipient, or ValidationError with a sentence."""
+        try:
+            return normalize(raw, str(self.settings.get("default_region")))
+        except InvalidPhoneNumber as exc:
+            raise ValidationError(str(exc)) from None
+
+    def opted_out(self, e164: str) -> bool:
+        with self.db.session() as s:
+            return is_opted_out(s, e164)
+
+    def check_send_at(self, send_at: datetime | None) -> None:
+        """A scheduled time must be at least a minute ahead."""
+        if send_at is None:
+            return
+        if send_at.tzinfo is None:
+            raise ValidationError("The scheduled time has no time zone.")
+        if send_at < self.clock() + MIN_SCHEDULE_AHEAD:
+            raise ValidationError("The scheduled time must be at least one minute from now; "
+                                  "choose a later time or Send now.")
+
+    # --- send / schedule ----------------------------------------------------------------
+    def send(self, actor: Actor, matter_id: int, to: str, body: str,
+             send_at: datetime | None = None) -> int:
+        """Queue (send_at None) or schedule a text from a matter; returns the message id."""
+        actor.require_sms("send texts")
+        try:
+            validate_body(body)
+        except BodyError as exc:
+            raise ValidationError(str(exc)) from None
+        e164 = self.normalize_recipient(to)
+        self.check_send_at(send_at)
+        consent_required = bool(self.settings.get("sms_consent_required"))
+        from_number = self._default_sender()
+        now = self.clock()
+        with self.db.transaction() as s:
+            matter = s.get(Matter, matter_id)
+            if matter is None:
+                raise NotFound(f"There is no case with id {matter_id}.")
+            if consent_required and matter.consent != "yes":
+                asked = "was not asked" if matter.consent == "not_asked" else "said no"
+                raise ConsentRequired(
+                    f"The client of case {matter.case_number} {asked} about texts; the office "
+                    "requires SMS consent before texting. Record the client's consent first.")
+            if is_opted_out(s, e164):
+                raise OptedOutNumber(f"{to.strip()} replied STOP and has opted out of texts; it "
+                                     "cannot be texted until the client texts START.")
+            state = OutboundState.SCHEDULED if send_at else OutboundState.QUEUED
+            msg = OutboundMessage(kind="client", matter_id=matter_id, author_id=actor.user_id,
+                                  to_raw=to.strip(), to_e164=e164, from_number=from_number,
+                                  body=body, state=str(state), send_at=send_at or now,
+                                  created_at=now, attempts=0)
+            s.add(msg)
+            s.flush()
+            audit.record(s, actor, "sms.schedule" if send_at else "sms.send", now,
+                         target_type="matter", target_id=matter.case_number,
+                         detail=f"message {msg.id} to {mask(e164)}"
+                                + (f" at {send_at.isoformat()}" if send_at else ""))
+            message_id = msg.id
+        log.info("message %s %s to %s", message_id, state, mask(e164))
+        self._notify()
+        return message_id
+
+    def enqueue_reminder(self, session: Session, user_id: int, to_e164: str, body: str,
+                         due: datetime) -> int:
+        """A reminder text to a member of staff, in the caller's transaction (no consent needed)."""
+        msg = OutboundMessage(kind="reminder", matter_id=None, author_id=user_id, to_raw=to_e164,
+                              to_e164=to_e164, from_number=self._default_sender(), body=body,
+                              state=str(OutboundState.QUEUED), send_at=due,
+                              created_at=self.clock(), attempts=0)
+        session.add(msg)
+        session.flush()
+        return msg.id
+
+    def _default_sender(self) -> str | None:
+        numbers = self.settings.get("office_numbers")
+        return numbers[0] if numbers else None
+
+    # --- queue --------------------------------------------------------------------------
+    def queue(self, *, mine_user_id: int | None = None, matter_id: int | None = None,
+              limit: int = 2000) -> list[QueueRow]:
+        """Scheduled, queued, sending, missed and recently failed messages, soonest first."""
+        author = aliased(User)
+        since = self.clock() - QUEUE_FAILED_WINDOW
+        stmt = (select(OutboundMessage, Matter.case_number, Matter.client_name, author.name)
+                .outerjoin(Matter, OutboundMessage.matter_id == Matter.id)
+                .outerjoin(author, OutboundMessage.author_id == author.id)
+                .where(or_(OutboundMessage.state.in_(["scheduled", "queued", "sending", "missed"]),
+                           (OutboundMessage.state == "failed")
+                           & (OutboundMessage.created_at >= since)))
+                .order_by(OutboundMessage.send_at, OutboundMessage.id).limit(limit))
+        if mine_user_id is not None:
+            stmt = stmt.where(OutboundMessage.author_id == mine_user_id)
+        if matter_id is not None:
+            stmt = stmt.where(OutboundMessage.matter_id == matter_id)
+        with self.db.session() as s:
+            return [QueueRow(m.id, m.state, m.send_at, m.to_raw, num, client, name, m.body,
+                             m.error_message, m.matter_id)
+                    for m, num, client, name in s.execute(stmt)]
+
+    def cancel(self, actor: Actor, ids: Iterable[int]) -> list[CancelOutcome]:
+        """Cancel each message with one conditional update; says why when it can't."""
+        actor.require_sms("cancel texts")
+        now = self.clock()
+        outcomes: list[CancelOutcome] = []
+        for message_id in ids:
+            with self.db.transaction() as s:
+                result = s.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id == message_id,
+                           OutboundMessage.state.in_([str(x) for x in CANCELABLE_STATES]))
+                    .values(state=str(OutboundState.CANCELED), canceled_by_id=actor.user_id,
+                            status_updated_at=now)
+                    .execution_options(synchronize_session=False))
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    audit.record(s, actor, "sms.cancel", now, target_type="message",
+                                 target_id=message_id)
+                    outcomes.append(CancelOutcome(message_id, True))
+                    continue
+                state = s.scalar(select(OutboundMessage.state)
+                                 .where(OutboundMessage.id == message_id))
+            outcomes.append(CancelOutcome(message_id, False, _why_not_cancelable(message_id, state)))
+        return outcomes
+
+    def send_missed_now(self, actor: Actor, message_id: int) -> None:
+        """A person chose Send now for a missed message: it is queued again, due now."""
+        actor.require_sms("send texts")
+        now = self.clock()
+        with self.db.transaction() as s:
+            msg = s.get(OutboundMessage, message_id)
+            if msg is None:
+                raise NotFound(f"There is no message {message_id}.")
+            if msg.kind == "client" and is_opted_out(s, msg.to_e164):
+                raise OptedOutNumber("That number has opted out of texts; it cannot be texted.")
+            result = s.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == message_id, OutboundMessage.state == "missed")
+                .values(state="queued", send_at=now, attempts=0, next_attempt_at=None,
+                        error_code=None, error_message=None)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise ValidationError(f"Message {message_id} is no longer missed "
+                                      f"(it is {msg.state}); it was not re-sent.")
+            audit.record(s, actor, "sms.send_missed", now, target_type="message",
+                         target_id=message_id)
+        self._notify()
+
+
+def _why_not_cancelable(message_id: int, state: str | None) -> str:
+    if state is None:
+        return f"Message {message_id} does not exist."
+    reasons = {
+        "sending": "it is being sent right now",
+        "sent": "it has already been sent",
+        "delivered": "it has already been delivered",
+        "undelivered": "it was already sent (and not delivered)",
+        "failed": "it has already failed",
+        "canceled": "it was already canceled",
+    }
+    return f"Message {message_id} can't be canceled: {reasons.get(state, f'it is {state}')}."
