@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("DESKTOP_SMS_TESTING", "1")
 
 pytest_plugins = [
+    "tests.helpers.ui_fixtures",
     "tests.helpers.db_fixtures",
     "tests.helpers.sandbox_fixtures",
     "tests.helpers.outbound_fixtures",

@@ -1,10 +1,12 @@
-"""The in-process alarm clock (APScheduler 3.11): wakes the dispatcher when a text falls due.
+"""The in-process alarm clock (APScheduler 3.11): wakes the dispatcher and the poller.
 
 One scheduler per process with its own memory job store, never shared: the database is the
-source of truth, the scheduler only decides *when* to look. It wakes the dispatcher at the next
+source of truth, the scheduler only decides *when* to look. The dispatcher runs at the next
 due time, when a message is added, on start-up, and on a periodic safety tick (which also
-catches messages another desktop scheduled and a machine waking from sleep: a date trigger
-whose time passed while asleep runs at once, misfires are never dropped).
+catches messages another desktop scheduled, and a machine waking from sleep: a date trigger
+whose time passed while asleep runs at once, misfires are never dropped). The poller runs
+every poll interval, backing off after errors. Each job runs on the scheduler's own worker
+threads, never on the GUI thread; results go to callbacks the UI turns into Qt signals.
 """
 
 from __future__ import annotations
@@ -24,28 +26,41 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger(__name__)
 
 SAFETY_TICK = timedelta(seconds=30)
+MAX_POLL_BACKOFF = timedelta(minutes=5)
 WAKE_JOB = "dispatch-wake"
 TICK_JOB = "dispatch-tick"
+POLL_JOB = "poll"
 
 
-class DispatchAlarm:
-    """Runs `work()` (the dispatcher) at `next_wakeup()` and whenever woken."""
+class BackgroundWork:
+    """Runs the dispatcher and the poller off the GUI thread, at the right times."""
 
-    def __init__(self, work: Callable[[], Any], next_wakeup: Callable[[], datetime | None],
+    def __init__(self, *, dispatch: Callable[[], Any],
+                 next_wakeup: Callable[[], datetime | None],
+                 poll: Callable[[], Any] | None = None,
+                 poll_interval: Callable[[], float] = lambda: 20.0,
+                 poll_ok: Callable[[Any], bool] = lambda report: True,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  safety_tick: timedelta = SAFETY_TICK,
-                 on_done: Callable[[Any], None] | None = None,
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
-        self._work = work
+                 on_dispatched: Callable[[Any], None] | None = None,
+                 on_polled: Callable[[Any], None] | None = None,
+                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
+        self._dispatch = dispatch
         self._next_wakeup = next_wakeup
+        self._poll = poll
+        self._poll_interval = poll_interval
+        self._poll_ok = poll_ok
         self._clock = clock
-        self._on_done = on_done
-        self._on_error = on_error
         self._safety_tick = safety_tick
+        self._on_dispatched = on_dispatched
+        self._on_polled = on_polled
+        self._on_error = on_error
         self._lock = threading.Lock()
+        self._poll_failures = 0
+        # Two workers: a slow poll never delays a due text, and each job runs one at a time.
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(2)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
@@ -55,55 +70,101 @@ class DispatchAlarm:
         return bool(self._scheduler.running)
 
     def start(self) -> None:
-        """Start the scheduler and run the dispatcher once now (start-up catch-up)."""
+        """Start the scheduler; the dispatcher runs at once (start-up catch-up), then polls."""
         self._scheduler.start()
-        self._scheduler.add_job(self._run, IntervalTrigger(seconds=self._safety_tick.total_seconds(),
-                                                           timezone=UTC),
+        self._scheduler.add_job(self._run_dispatch,
+                                IntervalTrigger(seconds=self._safety_tick.total_seconds(),
+                                                timezone=UTC),
                                 id=TICK_JOB, replace_existing=True)
         self.wake()
+        if self._poll is not None:
+            self.poll_now()
 
     def shutdown(self) -> None:
+        """Stop; waits for a running job to finish so no claim is left half-done."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
 
+    # --- dispatcher ---------------------------------------------------------------------
     def wake(self, at: datetime | None = None) -> None:
-        """Run the dispatcher at `at` (now by default), replacing any earlier wake-up."""
+        """Run the dispatcher at `at` (now by default) unless an earlier run is already set."""
         when = at or self._clock()
         with self._lock:
             if not self._scheduler.running:
                 return
             existing = self._scheduler.get_job(WAKE_JOB)
-            if existing is not None and existing.next_run_time is not None \
-                    and existing.next_run_time <= when and at is not None:
-                return  # an earlier wake-up is already set; it will reschedule after running
-            self._scheduler.add_job(self._run, DateTrigger(run_date=when, timezone=UTC),
+            if (existing is not None and existing.next_run_time is not None
+                    and existing.next_run_time <= when):
+                return  # an earlier wake-up is set; it reschedules itself after running
+            self._scheduler.add_job(self._run_dispatch, DateTrigger(run_date=when, timezone=UTC),
                                     id=WAKE_JOB, replace_existing=True)
 
     def next_wake_time(self) -> datetime | None:
-        """When the scheduler will next run the dispatcher (for tests and the status bar)."""
+        """When the dispatcher will next run (for tests and diagnostics)."""
         job = self._scheduler.get_job(WAKE_JOB)
         return job.next_run_time if job is not None else None
 
-    def _run(self) -> None:
+    def _run_dispatch(self) -> None:
+        result: Any = None
+        error: BaseException | None = None
         try:
-            result = self._work()
-        except BaseException as exc:  # the alarm must keep ringing after any failure
+            result = self._dispatch()
+        except Exception as exc:  # the alarm must keep ringing after any failure
             log.exception("dispatcher run failed")
+            error = exc
+        self._set_next_wake()  # before telling anyone, so listeners see the alarm already set
+        if error is not None:
             if self._on_error:
-                self._on_error(exc)
-            result = None
-        else:
-            if self._on_done:
-                self._on_done(result)
+                self._on_error("dispatch", error)
+        elif self._on_dispatched:
+            self._on_dispatched(result)
+
+    def _set_next_wake(self) -> None:
         try:
             upcoming = self._next_wakeup()
         except Exception:
             log.exception("could not read the next due time")
             return
-        if upcoming is not None:
-            now = self._clock()
-            with self._lock:
-                if self._scheduler.running:
-                    self._scheduler.add_job(self._run,
-                                            DateTrigger(run_date=max(upcoming, now), timezone=UTC),
-                                            id=WAKE_JOB, replace_existing=True)
+        if upcoming is None:
+            return
+        with self._lock:
+            if self._scheduler.running:
+                run_at = max(upcoming, self._clock())
+                self._scheduler.add_job(self._run_dispatch,
+                                        DateTrigger(run_date=run_at, timezone=UTC),
+                                        id=WAKE_JOB, replace_existing=True)
+
+    # --- poller -------------------------------------------------------------------------
+    def poll_now(self) -> None:
+        """Poll at once (start-up, the Poll now menu item, a changed interval)."""
+        self._schedule_poll(timedelta(0))
+
+    def poll_delay(self) -> timedelta:
+        """The wait before the next poll: the interval, doubled per failure up to 5 minutes."""
+        base = timedelta(seconds=max(5.0, float(self._poll_interval())))
+        if self._poll_failures:
+            return min(MAX_POLL_BACKOFF, base * (2 ** min(self._poll_failures, 6)))
+        return base
+
+    def _schedule_poll(self, delay: timedelta) -> None:
+        with self._lock:
+            if self._poll is None or not self._scheduler.running:
+                return
+            self._scheduler.add_job(self._run_poll,
+                                    DateTrigger(run_date=self._clock() + delay, timezone=UTC),
+                                    id=POLL_JOB, replace_existing=True)
+
+    def _run_poll(self) -> None:
+        assert self._poll is not None
+        try:
+            report = self._poll()
+        except Exception as exc:
+            log.exception("poll failed")
+            self._poll_failures += 1
+            if self._on_error:
+                self._on_error("poll", exc)
+        else:
+            self._poll_failures = 0 if self._poll_ok(report) else self._poll_failures + 1
+            if self._on_polled:
+                self._on_polled(report)
+        self._schedule_poll(self.poll_delay())

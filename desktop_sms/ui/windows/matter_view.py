@@ -1,0 +1,214 @@
+"""One matter in its own window: header, Actions menu and the Notes / Documents / SMS log / Tasks tabs.
+
+Later features plug in without editing this file: connect to ``send_sms_requested``,
+``add_task_requested`` or ``add_event_requested`` (the Actions entries enable themselves once
+connected) and replace a tab's placeholder with ``set_tab(name, widget)``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import SIGNAL, Qt, Signal, SignalInstance
+from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_sms.services.common import Actor
+from desktop_sms.services.container import Services
+from desktop_sms.services.matters import MatterDetail
+from desktop_sms.services.notes import list_notes
+from desktop_sms.ui.dialogs.case_form_dialog import CaseFormDialog
+from desktop_sms.ui.widgets.notes_pane import NotesPane, local_time
+from desktop_sms.ui.widgets.placeholder_page import PlaceholderPage
+
+TAB_NAMES = ("Notes", "Documents", "SMS log", "Tasks & events")
+COMING_SOON = "Coming soon"
+CONSENT_TEXT = {"yes": "Yes", "no": "No", "not_asked": "Not asked"}
+
+
+def _plain_label(text: str = "") -> QLabel:
+    """A label that never interprets its text as HTML (client data goes in these)."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setWordWrap(True)
+    return label
+
+
+def _tab_label(name: str) -> str:
+    """A tab title that shows '&' instead of turning it into a keyboard mnemonic."""
+    return name.replace("&", "&&")
+
+
+def consent_text(detail: MatterDetail) -> str:
+    """'Yes — recorded by Pat on 2024-05-01 10:00', or 'Not asked'."""
+    text = CONSENT_TEXT.get(detail.consent, detail.consent)
+    if detail.consent != "not_asked" and (detail.consent_by or detail.consent_at):
+        text += " — recorded"
+        if detail.consent_by:
+            text += f" by {detail.consent_by}"
+        if detail.consent_at:
+            text += f" on {local_time(detail.consent_at)}"
+    return text
+
+
+class MatterView(QWidget):
+    """A matter's window; one per matter, kept by the main window."""
+
+    send_sms_requested = Signal(int)
+    add_task_requested = Signal(int)
+    add_event_requested = Signal(int)
+    matter_changed = Signal(int)  # the case was edited here: lists showing it should refresh
+    closed = Signal(int)
+
+    def __init__(self, services: Services, actor: Actor, matter_id: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setObjectName("matterView")
+        self._services = services
+        self._actor = actor
+        self.matter_id = matter_id
+        self.detail: MatterDetail | None = None
+        self.form_dialog: CaseFormDialog | None = None
+        self.resize(820, 600)
+
+        self.case_number_label = _plain_label()
+        self.case_number_label.setObjectName("pageHeading")
+        self.client_label = _plain_label()
+        self.client_label.setObjectName("clientName")
+        self.stage_label = _plain_label()
+        self.mobile_label = _plain_label()
+        self.home_label = _plain_label()
+        self.consent_label = _plain_label()
+        self.assignees_label = _plain_label()
+
+        self.actions_button = QToolButton()
+        self.actions_button.setText("&Actions")
+        self.actions_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.actions_menu = QMenu(self.actions_button)
+        self.actions_menu.setToolTipsVisible(True)
+        self.send_sms_action = self._action("Send SMS…", self.send_sms_requested)
+        self.add_task_action = self._action("Add task…", self.add_task_requested)
+        self.add_event_action = self._action("Add calendar event…", self.add_event_requested)
+        self.actions_menu.addSeparator()
+        self.edit_action = QAction("Edit case…", self)
+        self.edit_action.triggered.connect(self.edit_case)
+        self.actions_menu.addAction(self.edit_action)
+        self.actions_menu.aboutToShow.connect(self.update_actions)
+        self.actions_button.setMenu(self.actions_menu)
+
+        title_row = QHBoxLayout()
+        title_col = QVBoxLayout()
+        title_col.addWidget(self.case_number_label)
+        title_col.addWidget(self.client_label)
+        title_row.addLayout(title_col, 1)
+        title_row.addWidget(self.actions_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        facts = QFormLayout()
+        facts.addRow("Stage", self.stage_label)
+        facts.addRow("Mobile", self.mobile_label)
+        facts.addRow("Home phone", self.home_label)
+        facts.addRow("SMS consent", self.consent_label)
+        facts.addRow("Assigned", self.assignees_label)
+
+        self.tabs = QTabWidget()
+        self.notes_pane = NotesPane()
+        self.set_tab("Notes", self.notes_pane)
+        self.set_tab("Documents", PlaceholderPage(
+            "Documents", "Documents of this case will appear here."))
+        self.set_tab("SMS log", PlaceholderPage(
+            "SMS log", "Texts sent from and filed on this case will appear here."))
+        self.set_tab("Tasks & events", PlaceholderPage(
+            "Tasks & events", "Tasks and calendar events of this case will appear here."))
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(title_row)
+        layout.addLayout(facts)
+        layout.addWidget(self.tabs, 1)
+        self.reload()
+
+    # --- public hooks ------------------------------------------------------------------
+    def set_tab(self, name: str, widget: QWidget) -> None:
+        """Put widget in the named tab (replacing its placeholder), or add a new tab."""
+        index = self.tab_index(name)
+        label = _tab_label(name)
+        if index < 0:
+            self.tabs.addTab(widget, label)
+            return
+        old = self.tabs.widget(index)
+        current = self.tabs.currentIndex()
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, widget, label)
+        self.tabs.setCurrentIndex(current)
+        if old is not None and old is not widget:
+            old.deleteLater()
+
+    def tab(self, name: str) -> QWidget | None:
+        """The widget of a tab."""
+        index = self.tab_index(name)
+        return self.tabs.widget(index) if index >= 0 else None
+
+    def tab_index(self, name: str) -> int:
+        """The index of a tab by its name, or -1."""
+        names = self.tab_names()
+        return names.index(name) if name in names else -1
+
+    def tab_names(self) -> list[str]:
+        """The tabs, in order."""
+        return [self.tabs.tabText(i).replace("&&", "&") for i in range(self.tabs.count())]
+
+    def reload(self) -> None:
+        """Read the matter and its notes again and show them."""
+        d = self._services.matters.detail(self.matter_id)
+        self.detail = d
+        self.setWindowTitle(f"{d.case_number} — {d.client_name} — Desktop SMS")
+        self.case_number_label.setText(f"Case {d.case_number}")
+        self.client_label.setText(d.client_name)
+        self.stage_label.setText(d.stage)
+        self.mobile_label.setText(d.mobile_raw or "—")
+        self.home_label.setText(d.home_raw or "—")
+        self.consent_label.setText(consent_text(d))
+        self.assignees_label.setText(
+            ", ".join(f"{name} ({kind})" for name, kind, _ in d.assignees) or "Nobody")
+        self.notes_pane.set_notes(list_notes(self._services.db, self.matter_id))
+        self.update_actions()
+
+    def update_actions(self) -> None:
+        """Enable each Actions entry whose signal a feature has connected; else 'coming soon'."""
+        for action, signature in ((self.send_sms_action, "send_sms_requested(int)"),
+                                  (self.add_task_action, "add_task_requested(int)"),
+                                  (self.add_event_action, "add_event_requested(int)")):
+            connected = self.receivers(SIGNAL(signature)) > 0
+            action.setEnabled(connected)
+            action.setToolTip("" if connected else COMING_SOON)
+
+    def edit_case(self) -> CaseFormDialog:
+        """Open the case form on this matter (non-blocking)."""
+        dialog = CaseFormDialog(self._services.matters, self._actor, self.matter_id, parent=self)
+        dialog.saved.connect(self._on_saved)
+        dialog.finished.connect(dialog.deleteLater)
+        self.form_dialog = dialog
+        dialog.open()
+        return dialog
+
+    # --- internals ---------------------------------------------------------------------
+    def _action(self, text: str, signal: SignalInstance) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(lambda: signal.emit(self.matter_id))
+        self.actions_menu.addAction(action)
+        return action
+
+    def _on_saved(self, _matter_id: int) -> None:
+        self.reload()
+        self.matter_changed.emit(self.matter_id)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.closed.emit(self.matter_id)
+        super().closeEvent(event)
