@@ -262,6 +262,19 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         services.close()
 
 
+def cmd_poll(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        report = services.poller.poll_once()
+        print(f"{len(report.new_inbound_ids)} new replies, {len(report.needs_review_ids)} need "
+              f"review, {len(report.updated_outbound_ids)} delivery updates")
+        for problem in report.errors:
+            print(f"desktop-sms: {problem}", file=sys.stderr)
+        return 0 if report.ok else 1
+    finally:
+        services.close()
+
+
 def cmd_sandbox_server(args: argparse.Namespace) -> int:
     from desktop_sms.providers.sandbox_server import run_sandbox_server
 
@@ -287,6 +300,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send": cmd_send,
     "cancel": cmd_cancel,
     "dispatch": cmd_dispatch,
+    "poll": cmd_poll,
     "sandbox-server": cmd_sandbox_server,
 }
 

@@ -75,3 +75,33 @@ def test_send_now_reaches_the_server_and_cancel_a_scheduled_one(
     assert [(r["body"], r["status"]) for r in rows] == [("Hello from the CLI", "sent"),
                                                         ("Later", "canceled")]
     assert rows[0]["cases"] == ["24-000001"] and rows[0]["provider_sid"].startswith("SM")
+
+
+def test_poll_once_files_replies_per_the_matching_mode(cli_db: str, sandbox_server: SandboxServer,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    import json
+
+    more = tmp_path / "more.csv"
+    more.write_text(CSV.splitlines()[0] + "\n"
+                    "24-000002,Rosa Garcia,,(212) 555-0123,intake,2025-03-01,,\n", encoding="utf-8")
+    assert run(capsys, "--db", cli_db, "import-cases", str(more))[0] == 0
+    code, _, err = run(capsys, "--db", cli_db, "settings", "set", "inbound_matching",
+                       "most_recent_outbound")
+    assert code == 0, err
+    assert run(capsys, "--db", cli_db, "send", "--case", "24-000001", "--body", "Hi Maria",
+               "--consent", "yes")[0] == 0
+    sandbox_server.inject_inbound("+12125550123", "+12125550100", "Thanks!",
+                                  date_sent=datetime.now(UTC) + timedelta(seconds=5))
+    sandbox_server.inject_inbound("+12125550999", "+12125550100", "Who is this?",
+                                  date_sent=datetime.now(UTC) + timedelta(seconds=6))
+    code, out, err = run(capsys, "--db", cli_db, "poll", "--once")
+    assert code == 0, err
+    assert out.startswith("2 new replies, 1 need review")
+    code, out, _ = run(capsys, "--db", cli_db, "messages", "--direction", "inbound", "--json")
+    rows = {r["body"]: r for r in json.loads(out)}
+    assert rows["Thanks!"]["cases"] == ["24-000001"]
+    assert rows["Thanks!"]["rules"] == ["most_recent_outbound"]
+    assert rows["Who is this?"]["needs_review"] is True and rows["Who is this?"]["cases"] == []
+    code, out, _ = run(capsys, "--db", cli_db, "poll", "--once")
+    assert out.startswith("0 new replies")

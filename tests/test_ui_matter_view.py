@@ -58,15 +58,14 @@ def test_opening_a_matter_shows_header_and_tabs(qtbot: QtBot, main_window: MainW
     assert len(main_window.matter_views()) == 1
 
 
-def test_actions_are_coming_soon_until_a_feature_connects(qtbot: QtBot,
-                                                          main_window: MainWindow) -> None:
+def test_every_action_is_connected_by_a_feature(qtbot: QtBot, main_window: MainWindow) -> None:
     opened: list[int] = []
     main_window.matter_view_opened.connect(
         lambda view: view.send_sms_requested.connect(opened.append))
     view = main_window.open_matter(main_window.cases_page.model.matter_id_at(0))
     assert view.send_sms_action.isEnabled()
-    assert not view.add_task_action.isEnabled()
-    assert view.add_task_action.toolTip() == "Coming soon"
+    for action in (view.add_task_action, view.send_sms_action):
+        assert action.isEnabled() and action.toolTip() != "Coming soon"
     view.send_sms_action.trigger()
     assert opened == [view.matter_id]
 

@@ -20,19 +20,20 @@ class Database:
         self.url = normalize_url(url)
         self.engine: Engine = make_engine(self.url)
         self._sessions = make_session_factory(self.engine)
+        self._write_sessions = make_session_factory(self.engine, write=True)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     def session(self) -> Session:
-        """A new session; use as a context manager."""
+        """A new session for reading; use as a context manager (never blocks on a writer)."""
         return self._sessions()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        with self._sessions() as session, session.begin():
+        """A session in one write transaction: committed on success, rolled back on any error."""
+        with self._write_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 APP_NAME = "DesktopSMS"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+IMMEDIATE_OPTION = "desktop_sms_write"
 
 
 def data_dir() -> Path:
@@ -82,15 +83,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout instead
-            # of one failing with "database is locked" when it upgrades a read lock.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Write transactions (Database.transaction) take the write lock up front with
+            # IMMEDIATE, so two writers queue on busy_timeout instead of one failing with
+            # "database is locked" when it upgrades a read lock. Reads stay deferred: in WAL
+            # mode they never wait for a writer, so the GUI's queries never stall on a poll.
+            immediate = conn.get_execution_options().get(IMMEDIATE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (views read them afterwards)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, write: bool = False) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (views read them afterwards).
+
+    With write=True, SQLite transactions begin IMMEDIATE (see make_engine).
+    """
+    bind = engine.execution_options(**{IMMEDIATE_OPTION: True}) if write else engine
+    return sessionmaker(bind, expire_on_commit=False)

@@ -11,12 +11,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from desktop_sms.db.database import Database
-from desktop_sms.db.models import Matter, OptOut, OutboundMessage, User
+from desktop_sms.db.models import Matter, OptOut, OutboundMessage, Setting, User
 from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize
 from desktop_sms.domain.segments import BodyError, validate_body
 from desktop_sms.domain.states import CANCELABLE_STATES, OutboundState
@@ -77,14 +79,19 @@ def is_opted_out(session: Session, e164: str) -> bool:
 
 def record_opt_out(session: Session, e164: str, opted_out: bool, source: str, at: datetime,
                    inbound_id: int | None = None) -> None:
-    """Set a number's opt-out state in the caller's transaction."""
-    row = session.scalar(select(OptOut).where(OptOut.phone_e164 == e164))
-    if row is None:
-        session.add(OptOut(phone_e164=e164, opted_out=opted_out, source=source, changed_at=at,
-                           inbound_id=inbound_id))
-    else:
-        row.opted_out, row.source, row.changed_at = opted_out, source, at
-        row.inbound_id = inbound_id
+    """Upsert a number's opt-out in the caller's transaction; an older event never overrides a
+    newer one (replies can be filed out of order by several desktops)."""
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(OptOut).values(phone_e164=e164, opted_out=opted_out, source=source,
+                                        changed_at=at, inbound_id=inbound_id)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["phone_e164"],
+        set_={"opted_out": stmt.excluded.opted_out, "source": stmt.excluded.source,
+              "changed_at": stmt.excluded.changed_at, "inbound_id": stmt.excluded.inbound_id},
+        where=OptOut.changed_at <= stmt.excluded.changed_at,
+    )
+    session.execute(stmt)
 
 
 class OutboundService:
@@ -171,8 +178,12 @@ class OutboundService:
     def enqueue_reminder(self, session: Session, user_id: int, to_e164: str, body: str,
                          due: datetime) -> int:
         """A reminder text to a member of staff, in the caller's transaction (no consent needed)."""
+        # The sender is read through the caller's session: a second session here would wait on
+        # the caller's own SQLite write lock.
+        stored = session.get(Setting, "office_numbers")
+        sender = stored.value.split(",")[0].strip() if stored and stored.value.strip() else None
         msg = OutboundMessage(kind="reminder", matter_id=None, author_id=user_id, to_raw=to_e164,
-                              to_e164=to_e164, from_number=self._default_sender(), body=body,
+                              to_e164=to_e164, from_number=sender, body=body,
                               state=str(OutboundState.QUEUED), send_at=due,
                               created_at=self.clock(), attempts=0)
         session.add(msg)

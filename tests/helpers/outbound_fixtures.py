@@ -16,6 +16,7 @@ from desktop_sms.services.container import Services, build_services
 from desktop_sms.services.credentials import CredentialStore
 from desktop_sms.services.matters import MatterInput
 from desktop_sms.services.provider_factory import ProviderFactory
+from desktop_sms.services.settings import SettingsService
 from tests.helpers.clock import FakeClock
 
 OFFICE = "+12125550100"
@@ -45,7 +46,8 @@ class MemoryCredentialStore(CredentialStore):
 class FixedProviderFactory(ProviderFactory):
     """A ProviderFactory that hands out one given provider (the test's local server)."""
 
-    def __init__(self, services_settings: object, make: Callable[[], SmsProvider]) -> None:
+    def __init__(self, settings: SettingsService, make: Callable[[], SmsProvider]) -> None:
+        self.settings = settings
         self._make = make
         self._sandbox = None
 
@@ -79,6 +81,7 @@ def make_office(db: Database, server: SandboxServer, provider: Callable[[], SmsP
     factory = FixedProviderFactory(services.settings, provider)
     services.providers = factory
     services.dispatcher.provider_factory = factory
+    services.poller.provider_factory = factory
     admin = services.users.add(None, "boss", "Office Manager", password="password1").actor()
     staff = services.users.add(admin, "pat", "Pat Paralegal", mobile="+12125550191",
                                password="password1").actor()

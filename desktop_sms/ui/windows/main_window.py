@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from desktop_sms import __version__
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.container import Services
+from desktop_sms.ui.background import BackgroundBridge
 from desktop_sms.ui.dialogs.import_dialog import ImportDialog
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.placeholder_page import PlaceholderPage
@@ -58,6 +59,9 @@ class MainWindow(QMainWindow):
         self.services = services
         self.actor = actor
         self.runner = runner if runner is not None else TaskRunner(self)
+        # Signals from the dispatcher and poller (wired by app.start_background); views listen
+        # here even when no background work runs (tests emit them by hand).
+        self.background = BackgroundBridge(self)
         self.import_dialog: ImportDialog | None = None
         self._matter_views: dict[int, MatterView] = {}
         self._pages: dict[str, QWidget] = {}

@@ -1,0 +1,117 @@
+"""Alerts on the Home page (SPEC F12): replies filed on matters where the user holds a current
+assignment (primary only, or any, per `alert_scope`); one dismissal hides it for everybody."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select, update
+
+from desktop_sms.db.database import Database
+from desktop_sms.db.models import Alert, Assignment, InboundMessage, Matter
+from desktop_sms.domain.phones import format_display
+from desktop_sms.services import audit
+from desktop_sms.services.common import Actor, Clock, NotFound, utcnow
+from desktop_sms.services.settings import SettingsService
+
+SNIPPET_CHARS = 80
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One alert in the Home page's block."""
+
+    id: int
+    matter_id: int
+    case_number: str
+    client_name: str
+    sender: str  # the number as displayed
+    snippet: str  # the start of the text, one line
+    received_at: datetime | None
+    created_at: datetime
+    inbound_id: int | None
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The text on one line, cut with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class AlertService:
+    """Which alerts a user sees, and dismissing them."""
+
+    def __init__(self, db: Database, settings: SettingsService, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+
+    def _primary_only(self) -> bool:
+        return str(self.settings.get("alert_scope")) != "all"
+
+    def _visible_matters(self, user_id: int) -> Select[int]:
+        """Matters where the user holds a current assignment of the configured kind."""
+        today = self.clock().date()
+        stmt = select(Assignment.matter_id).where(
+            Assignment.user_id == user_id,
+            or_(Assignment.end_date.is_(None), Assignment.end_date > today))
+        if self._primary_only():
+            stmt = stmt.where(Assignment.kind == "primary")
+        return stmt
+
+    def visible_to(self, user_id: int, limit: int = 200) -> list[AlertRow]:
+        """Open alerts the user sees, newest first."""
+        region = str(self.settings.get("default_region"))
+        stmt = (select(Alert, Matter.case_number, Matter.client_name, InboundMessage)
+                .join(Matter, Matter.id == Alert.matter_id)
+                .outerjoin(InboundMessage, InboundMessage.id == Alert.inbound_id)
+                .where(Alert.dismissed_at.is_(None),
+                       Alert.matter_id.in_(self._visible_matters(user_id)))
+                .order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit))
+        rows: list[AlertRow] = []
+        with self.db.session() as s:
+            for alert, number, client, inbound in s.execute(stmt):
+                sender, text, received = "", "", None
+                if inbound is not None:
+                    sender = (format_display(inbound.from_e164, region) if inbound.from_e164
+                              else inbound.from_raw)
+                    text = snippet(inbound.body) or (
+                        f"({inbound.num_media} attachment{'s' if inbound.num_media != 1 else ''})"
+                        if inbound.num_media else "")
+                    received = inbound.received_at
+                rows.append(AlertRow(alert.id, alert.matter_id, number, client, sender, text,
+                                     received, alert.created_at, alert.inbound_id))
+        return rows
+
+    def count_for(self, user_id: int) -> int:
+        """How many open alerts the user sees."""
+        stmt = select(func.count(Alert.id)).where(
+            Alert.dismissed_at.is_(None), Alert.matter_id.in_(self._visible_matters(user_id)))
+        with self.db.session() as s:
+            return int(s.scalar(stmt) or 0)
+
+    def matters_for_user(self, user_id: int, matter_ids: Sequence[int]) -> list[int]:
+        """Of these matters, those whose alerts the user sees (for the tray notification)."""
+        if not matter_ids:
+            return []
+        stmt = self._visible_matters(user_id).where(Assignment.matter_id.in_(list(matter_ids)))
+        with self.db.session() as s:
+            return sorted(set(s.scalars(stmt)))
+
+    def dismiss(self, actor: Actor, alert_id: int) -> bool:
+        """Dismiss for everybody (audited); False when it was already dismissed."""
+        now = self.clock()
+        with self.db.transaction() as s:
+            alert = s.get(Alert, alert_id)
+            if alert is None:
+                raise NotFound(f"There is no alert with id {alert_id}.")
+            changed = s.execute(update(Alert).where(Alert.id == alert_id,
+                                                    Alert.dismissed_at.is_(None))
+                                .values(dismissed_at=now, dismissed_by_id=actor.user_id)).rowcount  # type: ignore[attr-defined]
+            if changed:
+                number = s.scalar(select(Matter.case_number).where(Matter.id == alert.matter_id))
+                audit.record(s, actor, "alert.dismiss", now, target_type="alert",
+                             target_id=alert_id, detail=f"case {number}")
+        return bool(changed)

@@ -1,0 +1,438 @@
+"""Filing inbound messages (SPEC F5, F7, F10, F12): store, match, link, notes, documents, alerts.
+
+Each message is filed in one transaction. The insert is guarded by the unique provider id
+(`INSERT … ON CONFLICT DO NOTHING`), so when several desktops poll one account the loser
+skips the message. Media are downloaded before the transaction (no network call holds a
+database lock); media that can't be fetched now are retried by `retry_pending_media`.
+Logs never hold message bodies, and phone numbers in them are masked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from desktop_sms.db.database import Database
+from desktop_sms.db.models import (
+    Alert,
+    CaseNote,
+    Document,
+    InboundMedia,
+    InboundMessage,
+    MessageLink,
+    Setting,
+)
+from desktop_sms.domain.matching import LinkDecision
+from desktop_sms.domain.optout import classify_keyword
+from desktop_sms.domain.phones import format_display, mask, try_normalize
+from desktop_sms.domain.states import LinkRule, MatchingMode
+from desktop_sms.providers.base import (
+    MediaItem,
+    MediaTooLargeError,
+    ProviderError,
+    ProviderMessage,
+    SmsProvider,
+)
+from desktop_sms.services.common import Clock, utcnow
+from desktop_sms.services.matcher import InboundMatcher
+from desktop_sms.services.outbound import record_opt_out
+from desktop_sms.services.settings import DEFINITIONS, SettingsService
+
+log = logging.getLogger(__name__)
+
+ATTACHMENTS_FOLDER = "SMS Attachments"
+MAX_MEDIA_BYTES = 5 * 1024 * 1024
+MAX_MEDIA_ATTEMPTS = 8  # then the item is given up (fetch_error says why)
+OPAQUE_TYPE = "application/octet-stream"
+
+# Content type -> extension. Names never come from the sender.
+EXTENSIONS: dict[str, str] = {
+    "image/jpeg": "jpg", "image/jpg": "jpg", "image/pjpeg": "jpg", "image/png": "png",
+    "image/gif": "gif", "image/webp": "webp", "image/bmp": "bmp", "image/heic": "heic",
+    "image/heif": "heif", "image/tiff": "tif",
+    "application/pdf": "pdf", "text/vcard": "vcf", "text/x-vcard": "vcf", "text/plain": "txt",
+    "audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/mp4": "m4a", "audio/aac": "aac",
+    "audio/amr": "amr", "audio/ogg": "ogg", "audio/wav": "wav", "audio/x-wav": "wav",
+    "audio/3gpp": "3gp", "audio/webm": "weba",
+    "video/mp4": "mp4", "video/3gpp": "3gp", "video/quicktime": "mov", "video/webm": "webm",
+    "video/mpeg": "mpeg", "video/h264": "mp4",
+}
+ALLOWED_EXACT = frozenset({"application/pdf", "text/vcard", "text/x-vcard", "text/plain"})
+ALLOWED_FAMILIES = ("audio/", "video/")  # images are allowed only when their bytes agree
+
+
+def _is_heif(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc",
+                                                   b"heif", b"avif")
+
+
+_IMAGE_MAGIC: dict[str, Any] = {
+    "jpg": lambda d: d.startswith(b"\xff\xd8\xff"),
+    "png": lambda d: d.startswith(b"\x89PNG\r\n\x1a\n"),
+    "gif": lambda d: d[:6] in (b"GIF87a", b"GIF89a"),
+    "webp": lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP",
+    "bmp": lambda d: d.startswith(b"BM"),
+    "heic": _is_heif,
+    "heif": _is_heif,
+    "tif": lambda d: d[:4] in (b"II*\x00", b"MM\x00*"),
+}
+
+
+def base_type(content_type: str) -> str:
+    """`image/jpeg; charset=x` → `image/jpeg`, lower-cased."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def classify_media(content_type: str, data: bytes) -> tuple[str, str, bool]:
+    """(content type to store, file extension, opaque) for a received attachment.
+
+    Images must be a known kind whose first bytes agree with the declared type (an SVG or a
+    mislabelled file is opaque); PDFs must start with %PDF. Anything off the allow-list is
+    stored as an opaque attachment that is never opened automatically.
+    """
+    ctype = base_type(content_type)
+    ext = EXTENSIONS.get(ctype)
+    if ctype.startswith("image/"):
+        check = _IMAGE_MAGIC.get(ext or "")
+        if check is not None and check(data):
+            return ctype, str(ext), False
+        return OPAQUE_TYPE, "bin", True
+    if ctype == "application/pdf":
+        return (ctype, "pdf", False) if data.startswith(b"%PDF-") else (OPAQUE_TYPE, "bin", True)
+    if ctype in ALLOWED_EXACT or ctype.startswith(ALLOWED_FAMILIES):
+        return ctype, ext or "bin", False
+    return OPAQUE_TYPE, "bin", True
+
+
+@dataclass
+class FetchedMedia:
+    """The outcome of fetching one media item, before anything is written."""
+
+    sid: str
+    content_type: str
+    data: bytes | None = None
+    rejected: bool = False  # over the size cap
+    error: str | None = None
+    gave_up: bool = False  # a permanent failure: not retried
+
+    @property
+    def pending(self) -> bool:
+        """Worth fetching again later."""
+        return self.data is None and not self.rejected and not self.gave_up
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What filing one provider message did."""
+
+    provider_sid: str
+    inbound_id: int | None
+    created: bool  # False: already stored (by this or another desktop), nothing written
+    links: tuple[LinkDecision, ...] = ()
+    needs_review: bool = False
+    media_pending: bool = False
+    opt_change: str | None = None  # "opt_out" / "opt_in" when the text was a keyword
+
+    @property
+    def matter_ids(self) -> list[int]:
+        """The matters the message was filed on."""
+        return [d.matter_id for d in self.links]
+
+
+def insert_ignore(session: Session, model: type[Any], values: dict[str, Any],
+                  conflict: Sequence[str]) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when the row already existed."""
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    if dialect not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"unsupported database dialect {dialect}")
+    stmt = (module.insert(model).values(**values)
+            .on_conflict_do_nothing(index_elements=list(conflict)).returning(model.id))
+    found = session.execute(stmt).scalar()
+    return None if found is None else int(found)
+
+
+def read_settings(session: Session, *keys: str) -> list[Any]:
+    """Typed settings read in the caller's session: one query, no session of its own."""
+    stored = {str(k): str(v) for k, v in session.execute(
+        select(Setting.key, Setting.value).where(Setting.key.in_(keys)))}
+    values: list[Any] = []
+    for key in keys:
+        definition = DEFINITIONS[key]
+        try:
+            values.append(definition.parse(stored.get(key, definition.default)))
+        except ValueError:
+            values.append(definition.parse(definition.default))
+    return values
+
+
+def sender_display(inbound: InboundMessage, region: str) -> str:
+    """The sender as people read it: national format at home, else the raw sender id."""
+    return format_display(inbound.from_e164, region) if inbound.from_e164 else inbound.from_raw
+
+
+def _next_document_number(session: Session, matter_id: int, day: str) -> int:
+    prefix = f"sms-{day}-"
+    count = session.scalar(select(func.count(Document.id)).where(
+        Document.matter_id == matter_id, Document.folder == ATTACHMENTS_FOLDER,
+        Document.name.like(prefix + "%")))
+    return int(count or 0) + 1
+
+
+def add_documents(session: Session, inbound: InboundMessage, matter_id: int, note_id: int,
+                  media: Sequence[InboundMedia], now: datetime) -> list[int]:
+    """Store each fetched medium as a document of the matter in SMS Attachments, on the note.
+
+    A document already made for this matter and medium (an earlier link, since withdrawn) is
+    moved to the new note rather than copied.
+    """
+    day = inbound.received_at.astimezone(UTC).strftime("%Y%m%d")
+    ids: list[int] = []
+    n = 0
+    for medium in media:
+        if medium.data is None or medium.rejected:
+            continue
+        existing = session.scalar(select(Document).where(
+            Document.matter_id == matter_id, Document.inbound_media_id == medium.id))
+        if existing is not None:
+            existing.note_id = note_id
+            ids.append(existing.id)
+            continue
+        if n == 0:
+            n = _next_document_number(session, matter_id, day)
+        ctype, ext, opaque = classify_media(medium.content_type, medium.data)
+        doc = Document(matter_id=matter_id, folder=ATTACHMENTS_FOLDER, name=f"sms-{day}-{n}.{ext}",
+                       content_type=ctype, size=len(medium.data), data=medium.data,
+                       opaque=opaque, created_at=now, note_id=note_id,
+                       inbound_media_id=medium.id)
+        session.add(doc)
+        session.flush()
+        ids.append(doc.id)
+        n += 1
+    return ids
+
+
+def file_on_matter(session: Session, inbound: InboundMessage, matter_id: int, rule: LinkRule | str,
+                   *, user_id: int | None, now: datetime, region: str,
+                   media: Sequence[InboundMedia] | None = None,
+                   new_message: bool = False) -> MessageLink | None:
+    """Link the message to a matter with its note, documents and alert; None if already linked.
+
+    A withdrawn link is brought back (the unique (inbound, matter) pair allows one row); its old
+    note stays withdrawn and a new note is written. `media` and `new_message` (no link can exist
+    yet) only save queries when filing a message just stored.
+    """
+    link = None if new_message else session.scalar(select(MessageLink).where(
+        MessageLink.inbound_id == inbound.id, MessageLink.matter_id == matter_id))
+    if link is not None and link.withdrawn_at is None:
+        return None
+    if link is None:
+        link = MessageLink(inbound_id=inbound.id, matter_id=matter_id)
+        session.add(link)
+    link.rule, link.user_id, link.created_at = str(LinkRule(rule)), user_id, now
+    link.withdrawn_at, link.withdrawn_by_id = None, None
+    session.flush()
+    note = CaseNote(matter_id=matter_id, subject=f"SMS received from {sender_display(inbound, region)}"[:200],
+                    body=inbound.body, created_at=inbound.received_at, author_id=user_id,
+                    link_id=link.id, withdrawn=False)
+    session.add(note)
+    session.flush()
+    if media is None:
+        media = list(session.scalars(select(InboundMedia).where(
+            InboundMedia.inbound_id == inbound.id).order_by(InboundMedia.id)))
+    if media:
+        add_documents(session, inbound, matter_id, note.id, media, now)
+    session.add(Alert(matter_id=matter_id, inbound_id=inbound.id, created_at=now))
+    return link
+
+
+class InboundIngest:
+    """Files provider messages: one transaction each, exactly once across desktops."""
+
+    def __init__(self, db: Database, settings: SettingsService, clock: Clock = utcnow,
+                 matcher: InboundMatcher | None = None,
+                 max_media_bytes: int = MAX_MEDIA_BYTES) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.matcher = matcher or InboundMatcher(db)
+        self.max_media_bytes = max_media_bytes
+
+    # --- media ---------------------------------------------------------------------------
+    def fetch_one(self, provider: SmsProvider, item: MediaItem) -> FetchedMedia:
+        """Download one medium, classifying the failure if it fails."""
+        got = FetchedMedia(sid=item.sid, content_type=item.content_type[:120])
+        try:
+            got.data = provider.download_media(item, self.max_media_bytes)
+        except MediaTooLargeError as exc:
+            got.rejected, got.error = True, exc.sentence
+        except ProviderError as exc:
+            got.error, got.gave_up = exc.sentence, not exc.transient
+        else:
+            if len(got.data) > self.max_media_bytes:  # a provider that ignored the cap
+                got.data, got.rejected = None, True
+                got.error = f"The attachment is larger than the {self.max_media_bytes:,}-byte limit."
+        return got
+
+    def fetch_media(self, provider: SmsProvider,
+                    message_sid: str) -> tuple[list[FetchedMedia], bool]:
+        """(fetched media, listed) — listed is False when the list itself failed transiently."""
+        try:
+            items = provider.list_media(message_sid)
+        except ProviderError as exc:
+            if exc.transient:
+                log.warning("media list of %s failed, retried later: %s", message_sid, exc.sentence)
+                return [], False
+            log.warning("media list of %s failed for good: %s", message_sid, exc.sentence)
+            return [], True
+        return [self.fetch_one(provider, item) for item in items], True
+
+    # --- filing --------------------------------------------------------------------------
+    def is_stored(self, provider_sid: str) -> bool:
+        """Whether a message with this provider id is already stored."""
+        with self.db.session() as s:
+            return s.scalar(select(InboundMessage.id).where(
+                InboundMessage.provider_sid == provider_sid)) is not None
+
+    def ingest(self, message: ProviderMessage, provider: SmsProvider) -> IngestResult:
+        """Store, match and file one inbound provider message; skip it if already stored."""
+        if message.direction != "inbound":
+            raise ValueError(f"{message.sid} is not an inbound message")
+        fetched: list[FetchedMedia] = []
+        listed = True
+        if message.num_media > 0:
+            if self.is_stored(message.sid):  # don't download what another desktop has filed
+                return IngestResult(message.sid, None, created=False)
+            fetched, listed = self.fetch_media(provider, message.sid)
+        now = self.clock()
+        received_at = message.date_sent or message.date_created or now
+        pending = not listed or any(f.pending for f in fetched)
+        keyword = classify_keyword(message.body)
+        with self.db.transaction() as s:
+            # Read in this transaction: the mode in force when the message is processed.
+            mode_value, region_value = read_settings(s, "inbound_matching", "default_region")
+            mode, region = MatchingMode(mode_value), str(region_value)
+            from_e164 = try_normalize(message.from_, region) if message.from_ else None
+            inbound_id = insert_ignore(s, InboundMessage, {
+                "provider_sid": message.sid, "from_raw": (message.from_ or "")[:40],
+                "from_e164": from_e164, "to_number": message.to[:40], "body": message.body or "",
+                "received_at": received_at, "stored_at": now,
+                "num_media": max(message.num_media, len(fetched)), "media_pending": pending,
+                "needs_review": False, "matching_mode": str(mode),
+            }, ["provider_sid"])
+            if inbound_id is None:
+                log.info("inbound %s already stored by another desktop; skipped", message.sid)
+                return IngestResult(message.sid, None, created=False)
+            inbound = s.get(InboundMessage, inbound_id)
+            assert inbound is not None
+            media = [InboundMedia(inbound_id=inbound_id, provider_media_sid=f.sid,
+                                  content_type=f.content_type, data=f.data,
+                                  size=None if f.data is None else len(f.data),
+                                  fetch_attempts=MAX_MEDIA_ATTEMPTS if f.gave_up else 1,
+                                  fetch_error=f.error, rejected=f.rejected) for f in fetched]
+            if media:
+                s.add_all(media)
+                s.flush()
+            decisions = self.matcher.match(s, from_e164, received_at, mode)
+            for d in decisions:
+                file_on_matter(s, inbound, d.matter_id, d.rule, user_id=None, now=now,
+                               region=region, media=media, new_message=True)
+            inbound.needs_review = not decisions
+            if keyword and from_e164:
+                record_opt_out(s, from_e164, keyword == "opt_out", "keyword", received_at,
+                                  inbound_id)
+        log.info("filed inbound %s from %s on %d case(s)%s%s", message.sid,
+                 mask(message.from_ or ""), len(decisions), " (media pending)" if pending else "",
+                 f" ({keyword})" if keyword else "")
+        return IngestResult(message.sid, inbound_id, True, tuple(decisions), not decisions,
+                            pending, keyword)
+
+    # --- media retries -------------------------------------------------------------------
+    def retry_pending_media(self, provider: SmsProvider, limit: int = 50) -> list[int]:
+        """Fetch media that failed earlier; returns the ids of messages whose media are now done."""
+        with self.db.session() as s:
+            ids = list(s.scalars(select(InboundMessage.id).where(
+                InboundMessage.media_pending.is_(True)).order_by(InboundMessage.id).limit(limit)))
+        done: list[int] = []
+        for inbound_id in ids:
+            if self._retry_one(provider, inbound_id):
+                done.append(inbound_id)
+        return done
+
+    def _retry_one(self, provider: SmsProvider, inbound_id: int) -> bool:
+        with self.db.session() as s:
+            inbound = s.get(InboundMessage, inbound_id)
+            if inbound is None or not inbound.media_pending:
+                return False
+            sid = inbound.provider_sid
+            rows = {m.provider_media_sid: (m.content_type, m.data is None and not m.rejected
+                                           and m.fetch_attempts < MAX_MEDIA_ATTEMPTS)
+                    for m in s.scalars(select(InboundMedia).where(
+                        InboundMedia.inbound_id == inbound_id))}
+        new_items: list[FetchedMedia] = []
+        retried: list[FetchedMedia] = []
+        listed = True
+        if not rows:
+            new_items, listed = self.fetch_media(provider, sid)
+        else:
+            for media_sid, (ctype, wanted) in rows.items():
+                if wanted:
+                    item = MediaItem(sid=media_sid, message_sid=sid, content_type=ctype)
+                    retried.append(self.fetch_one(provider, item))
+        if not listed:
+            return False
+        now = self.clock()
+        with self.db.transaction() as s:
+            inbound = s.get(InboundMessage, inbound_id)
+            assert inbound is not None
+            for f in new_items:
+                insert_ignore(s, InboundMedia, {
+                    "inbound_id": inbound_id, "provider_media_sid": f.sid,
+                    "content_type": f.content_type, "data": f.data,
+                    "size": None if f.data is None else len(f.data),
+                    "fetch_attempts": MAX_MEDIA_ATTEMPTS if f.gave_up else 1,
+                    "fetch_error": f.error, "rejected": f.rejected}, ["provider_media_sid"])
+            for f in retried:
+                if f.data is not None:
+                    s.execute(update(InboundMedia).where(
+                        InboundMedia.provider_media_sid == f.sid, InboundMedia.data.is_(None))
+                        .values(data=f.data, size=len(f.data), fetch_error=None,
+                                fetch_attempts=InboundMedia.fetch_attempts + 1))
+                else:
+                    s.execute(update(InboundMedia).where(
+                        InboundMedia.provider_media_sid == f.sid, InboundMedia.data.is_(None))
+                        .values(rejected=f.rejected, fetch_error=f.error,
+                                fetch_attempts=MAX_MEDIA_ATTEMPTS if f.gave_up
+                                else InboundMedia.fetch_attempts + 1))
+            s.flush()
+            s.expire_all()
+            media = list(s.scalars(select(InboundMedia).where(
+                InboundMedia.inbound_id == inbound_id).order_by(InboundMedia.id)))
+            still = any(m.data is None and not m.rejected and m.fetch_attempts < MAX_MEDIA_ATTEMPTS
+                        for m in media)
+            # Documents for each active link: only media no document was made for yet, so a
+            # second desktop retrying the same message adds nothing.
+            links = list(s.scalars(select(MessageLink).where(
+                MessageLink.inbound_id == inbound_id, MessageLink.withdrawn_at.is_(None))))
+            for link in links:
+                note_id = s.scalar(select(CaseNote.id).where(CaseNote.link_id == link.id)
+                                   .order_by(CaseNote.id.desc()).limit(1))
+                if note_id is None:
+                    continue
+                have = set(s.scalars(select(Document.inbound_media_id).where(
+                    Document.matter_id == link.matter_id,
+                    Document.inbound_media_id.in_([m.id for m in media]))))
+                add_documents(s, inbound, link.matter_id, note_id,
+                              [m for m in media if m.id not in have], now)
+            inbound.media_pending = still
+            inbound.num_media = max(inbound.num_media, len(media))
+        log.info("media of inbound %s retried: %s", sid, "pending" if still else "done")
+        return not still
+

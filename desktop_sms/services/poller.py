@@ -1,0 +1,275 @@
+"""One poll of the provider (SPEC F5): new inbound messages filed, outbound statuses refreshed.
+
+Qt-free: the UI's background worker calls `Poller.poll_once()` every poll interval and backs
+off when the report has errors. The cursor of an office number only moves past a message once
+it and every older listed message are stored, so a poll failing midway loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from desktop_sms.db.database import Database
+from desktop_sms.db.models import InboundMessage, OutboundMessage, PollCursor
+from desktop_sms.domain.phones import mask
+from desktop_sms.domain.states import OutboundState, may_advance, outbound_state_from_twilio
+from desktop_sms.providers.base import (
+    NotFoundError,
+    ProviderError,
+    ProviderMessage,
+    SmsProvider,
+)
+from desktop_sms.services.alerts import AlertService
+from desktop_sms.services.common import Clock, utcnow
+from desktop_sms.services.ingest import InboundIngest
+from desktop_sms.services.linking import LinkingService
+from desktop_sms.services.matcher import InboundMatcher
+from desktop_sms.services.matters import MatterService
+from desktop_sms.services.received import ReceivedLog
+from desktop_sms.services.settings import SettingsService
+
+log = logging.getLogger(__name__)
+
+ProviderFactory = Callable[[], SmsProvider]
+STATUS_REFRESH_WINDOW = timedelta(hours=72)
+_SID_CHUNK = 500  # stays under every backend's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """What one poll did; errors are sentences for the status bar (the caller backs off)."""
+
+    new_inbound_ids: list[int]
+    filed_matter_ids: list[int]
+    updated_outbound_ids: list[int]
+    errors: list[str]
+    finished_at: datetime
+    needs_review_ids: list[int] = field(default_factory=list)
+    media_completed_ids: list[int] = field(default_factory=list)
+    retry_after: float | None = None  # the provider asked to wait this many seconds
+
+    @property
+    def ok(self) -> bool:
+        """True when the poll met no error."""
+        return not self.errors
+
+    @property
+    def changed(self) -> bool:
+        """True when views should refresh."""
+        return bool(self.new_inbound_ids or self.updated_outbound_ids or self.media_completed_ids)
+
+
+@dataclass
+class _Acc:
+    new_inbound_ids: list[int] = field(default_factory=list)
+    filed_matter_ids: list[int] = field(default_factory=list)
+    updated_outbound_ids: list[int] = field(default_factory=list)
+    needs_review_ids: list[int] = field(default_factory=list)
+    media_completed_ids: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    retry_after: float | None = None
+
+    def provider_error(self, context: str, exc: ProviderError) -> None:
+        self.errors.append(f"{context}: {exc.sentence}")
+        if exc.retry_after is not None:
+            self.retry_after = max(self.retry_after or 0.0, exc.retry_after)
+
+
+def _received_at(message: ProviderMessage) -> datetime:
+    when = message.date_sent or message.date_created
+    return when if when is not None else datetime.min.replace(tzinfo=UTC)
+
+
+class Poller:
+    """The body of the polling loop: `poll_once()` lists, files and refreshes, never raising
+    for provider failures."""
+
+    def __init__(self, db: Database, settings: SettingsService, provider_factory: ProviderFactory,
+                 clock: Clock = utcnow, ingest: InboundIngest | None = None,
+                 page_size: int = 1000) -> None:
+        self.db = db
+        self.page_size = page_size
+        self.settings = settings
+        self.provider_factory = provider_factory
+        self.clock = clock
+        self.ingest = ingest or InboundIngest(db, settings, clock)
+
+    def poll_once(self) -> PollReport:
+        """Poll every office number, retry pending media, refresh outbound statuses."""
+        acc = _Acc()
+        try:
+            provider = self.provider_factory()
+        except ProviderError as exc:
+            acc.provider_error("Provider", exc)
+            return self._report(acc)
+        office_numbers: list[str] = list(self.settings.get("office_numbers") or [])
+        if not office_numbers:
+            acc.errors.append("No office number is set (Preferences → Telephony & SMS).")
+        for number in office_numbers:
+            try:
+                self.poll_number(provider, number, acc)
+            except ProviderError as exc:
+                acc.provider_error(f"Polling {mask(number)}", exc)
+        try:
+            acc.media_completed_ids += self.ingest.retry_pending_media(provider)
+        except ProviderError as exc:
+            acc.provider_error("Fetching attachments", exc)
+        try:
+            self.refresh_outbound(provider, acc)
+        except ProviderError as exc:
+            acc.provider_error("Refreshing delivery status", exc)
+        return self._report(acc)
+
+    def _report(self, acc: _Acc) -> PollReport:
+        return PollReport(
+            new_inbound_ids=acc.new_inbound_ids,
+            filed_matter_ids=sorted(set(acc.filed_matter_ids)),
+            updated_outbound_ids=acc.updated_outbound_ids, errors=acc.errors,
+            finished_at=self.clock(), needs_review_ids=acc.needs_review_ids,
+            media_completed_ids=acc.media_completed_ids, retry_after=acc.retry_after)
+
+    # --- inbound -------------------------------------------------------------------------
+    def cursor(self, number: str) -> datetime | None:
+        """How far polling of this office number has safely got (None before the first poll)."""
+        with self.db.session() as s:
+            row = s.get(PollCursor, number)
+            return row.last_date_sent if row is not None else None
+
+    def poll_number(self, provider: SmsProvider, number: str, acc: _Acc | None = None) -> None:
+        """List, file and advance the cursor for one office number; ProviderError propagates."""
+        acc = acc if acc is not None else _Acc()
+        now = self.clock()
+        start = self.cursor(number)
+        if start is None:
+            start = now - timedelta(days=int(self.settings.get("first_poll_lookback_days")))
+        since = (start - timedelta(days=1)).astimezone(UTC).date()
+        listed = [m for m in provider.list_messages(to=number, date_sent_on_or_after=since,
+                                                     page_size=self.page_size)
+                  if m.direction == "inbound" and m.to == number]
+        listed.sort(key=lambda m: (_received_at(m), m.sid))
+        stored = self._stored_sids([m.sid for m in listed])
+        safe_until: datetime | None = None
+        for message in listed:
+            if message.sid not in stored:
+                try:
+                    result = self.ingest.ingest(message, provider)
+                except Exception as exc:  # the cursor must stop before this message
+                    # No traceback text: database errors quote their parameters (bodies, numbers).
+                    frame = traceback.extract_tb(exc.__traceback__)[-1:] or None
+                    where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
+                    log.error("filing inbound %s failed: %s at %s", message.sid,
+                              type(exc).__name__, where)
+                    if isinstance(exc, ProviderError):
+                        acc.provider_error(f"Filing a reply to {mask(number)}", exc)
+                    else:
+                        acc.errors.append(f"A reply to {mask(number)} could not be filed "
+                                          f"({type(exc).__name__}); it will be tried again.")
+                    break
+                if result.created and result.inbound_id is not None:
+                    acc.new_inbound_ids.append(result.inbound_id)
+                    acc.filed_matter_ids.extend(result.matter_ids)
+                    if result.needs_review:
+                        acc.needs_review_ids.append(result.inbound_id)
+            safe_until = _received_at(message)
+        if safe_until is not None and safe_until > start:
+            self._advance_cursor(number, safe_until, now)
+        elif self.cursor(number) is None:
+            # First poll with nothing to file: remember the look-back start, not "now", so a
+            # message dated earlier but listed late is still caught.
+            self._advance_cursor(number, start, now)
+
+    def _stored_sids(self, sids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.db.session() as s:
+            for i in range(0, len(sids), _SID_CHUNK):
+                chunk = list(sids[i:i + _SID_CHUNK])
+                found.update(s.scalars(select(InboundMessage.provider_sid).where(
+                    InboundMessage.provider_sid.in_(chunk))))
+        return found
+
+    def _advance_cursor(self, number: str, to: datetime, now: datetime) -> None:
+        """Move the cursor forward only (another desktop may have moved it further)."""
+        with self.db.transaction() as s:
+            module: Any = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+            stmt = module.insert(PollCursor).values(office_number=number, last_date_sent=to,
+                                                    updated_at=now)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["office_number"],
+                set_={"last_date_sent": stmt.excluded.last_date_sent,
+                      "updated_at": stmt.excluded.updated_at},
+                where=PollCursor.last_date_sent < stmt.excluded.last_date_sent)
+            s.execute(stmt)
+
+    # --- outbound status -----------------------------------------------------------------
+    def refresh_outbound(self, provider: SmsProvider, acc: _Acc | None = None) -> list[int]:
+        """Fetch recent accepted-but-not-final outbound messages and record their new status."""
+        acc = acc if acc is not None else _Acc()
+        now = self.clock()
+        with self.db.session() as s:
+            rows = s.execute(select(OutboundMessage.id, OutboundMessage.provider_sid,
+                                    OutboundMessage.provider_status)
+                             .where(OutboundMessage.state == OutboundState.SENT.value,
+                                    OutboundMessage.provider_sid.is_not(None),
+                                    OutboundMessage.sent_at >= now - STATUS_REFRESH_WINDOW)
+                             .order_by(OutboundMessage.sent_at)).all()
+        updated: list[int] = []
+        for message_id, sid, old_status in rows:
+            try:
+                fetched = provider.fetch(str(sid))
+            except NotFoundError:
+                continue
+            new_state = outbound_state_from_twilio(fetched.status)
+            values: dict[str, Any] = {"provider_status": fetched.status[:20],
+                                      "status_updated_at": now}
+            advance = new_state is not None and may_advance(OutboundState.SENT, new_state)
+            if advance:
+                assert new_state is not None
+                values["state"] = new_state.value
+                if fetched.error_code:
+                    values["error_code"] = fetched.error_code
+                    values["error_message"] = fetched.error_message
+            elif fetched.status == old_status:
+                continue
+            with self.db.transaction() as s:
+                changed = s.execute(update(OutboundMessage).where(
+                    OutboundMessage.id == message_id,
+                    OutboundMessage.state == OutboundState.SENT.value).values(**values)).rowcount  # type: ignore[attr-defined]
+            if changed and advance:
+                updated.append(int(message_id))
+        acc.updated_outbound_ids.extend(updated)
+        return updated
+
+
+@dataclass
+class InboundServices:
+    """The inbound side of the service layer, built once and handed to the UI and the CLI."""
+
+    matcher: InboundMatcher
+    ingest: InboundIngest
+    received: ReceivedLog
+    linking: LinkingService
+    alerts: AlertService
+
+    def poller(self, provider_factory: ProviderFactory) -> Poller:
+        """A Poller over these services with the given provider (built per poll)."""
+        return Poller(self.ingest.db, self.ingest.settings, provider_factory, self.ingest.clock,
+                      self.ingest)
+
+
+def build_inbound_services(db: Database, settings: SettingsService, matters: MatterService,
+                           clock: Clock = utcnow) -> InboundServices:
+    """Wire the inbound services over one database, settings and clock."""
+    matcher = InboundMatcher(db)
+    ingest = InboundIngest(db, settings, clock, matcher)
+    return InboundServices(matcher=matcher, ingest=ingest,
+                           received=ReceivedLog(db, settings),
+                           linking=LinkingService(db, settings, matters, clock),
+                           alerts=AlertService(db, settings, clock))

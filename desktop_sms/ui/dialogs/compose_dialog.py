@@ -1,0 +1,499 @@
+"""Actions → Send SMS…: write a text to a matter's client, now or later (SPEC F2, F10).
+
+The dialog makes the same checks the send service makes (number, length, consent, opt-out,
+time) so the user learns why before pressing Send; the service checks again, and a refusal it
+gives is shown as its sentence with the dialog left open. Sending runs on the background
+runner; the dialog closes when the text is queued.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_sms.domain.phones import is_quiet_hours, local_time_zone
+from desktop_sms.domain.segments import MAX_BODY_CHARS, count_segments
+from desktop_sms.services.common import Actor, Clock, ServiceError, ValidationError
+from desktop_sms.services.container import Services
+from desktop_sms.services.matters import MatterDetail
+from desktop_sms.services.outbound import MIN_SCHEDULE_AHEAD, ConsentRequired, OptedOutNumber
+from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.error_label import ErrorLabel
+
+NO_ATTACHMENTS = "Images and documents can't be sent; clients can send them to you"
+CONSENT_QUESTION = "Has the client agreed to receive text messages about this case?"
+CONSENT_BLOCKER = "Send is available once the client's SMS consent is Yes."
+CONSENT_WORDS = {"yes": "Yes", "no": "No", "not_asked": "Not asked"}
+DEFAULT_SCHEDULE_AHEAD = timedelta(minutes=10)
+TIME_REFRESH_MS = 30_000
+
+
+def counter_text(text: str) -> str:
+    """'42 characters · GSM-7 · 1 segment', as Twilio counts the body."""
+    info = count_segments(text)
+    chars = "1 character" if info.characters == 1 else f"{info.characters:,} characters"
+    segments = "1 segment" if info.segments == 1 else f"{info.segments:,} segments"
+    return f"{chars} · {info.encoding} · {segments}"
+
+
+def clock_time(value: datetime) -> str:
+    """'3:12 PM' (no platform-specific strftime flags)."""
+    hour = value.hour % 12 or 12
+    return f"{hour}:{value.minute:02d} {'AM' if value.hour < 12 else 'PM'}"
+
+
+def to_qdatetime(value: datetime) -> QDateTime:
+    """An aware datetime as a QDateTime in the desktop's local time."""
+    return QDateTime.fromMSecsSinceEpoch(int(value.timestamp() * 1000))
+
+
+def from_qdatetime(value: QDateTime) -> datetime:
+    """A QDateTime (local time) as an aware UTC datetime, as the services store it."""
+    return datetime.fromtimestamp(value.toMSecsSinceEpoch() / 1000, UTC)
+
+
+def _ceil_minute(value: datetime) -> datetime:
+    """Round up to the next whole minute (the picker shows no seconds)."""
+    seconds = value.timestamp()
+    return datetime.fromtimestamp(math.ceil(seconds / 60) * 60, UTC)
+
+
+def consent_summary(detail: MatterDetail) -> str:
+    """'Yes — recorded by Pat Paralegal on 2026-03-02 10:00', or 'Not asked'."""
+    text = CONSENT_WORDS.get(detail.consent, detail.consent)
+    if detail.consent != "not_asked" and detail.consent_by:
+        text += f" — recorded by {detail.consent_by}"
+        if detail.consent_at:
+            text += f" on {detail.consent_at.astimezone().strftime('%Y-%m-%d %H:%M')}"
+    return text
+
+
+def _plain_label(text: str = "", object_name: str = "") -> QLabel:
+    """A word-wrapped label that never interprets its text as HTML (client data goes in it)."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if object_name:
+        label.setObjectName(object_name)
+    return label
+
+
+class ComposeDialog(QDialog):
+    """Compose and send (or schedule) one text from a matter; emits message_queued(id)."""
+
+    message_queued = Signal(int)
+    consent_changed = Signal(int)  # matter id: the matter's header should be read again
+
+    def __init__(self, services: Services, actor: Actor, runner: TaskRunner, matter_id: int,
+                 clock: Clock | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._services = services
+        self._outbound = services.outbound
+        self._actor = actor
+        self._runner = runner
+        self._clock: Clock = clock or services.clock
+        self.matter_id = matter_id
+        self.message_id: int | None = None
+        self.detail = services.matters.detail(matter_id)
+        self.consent_required = bool(services.settings.get("sms_consent_required"))
+        self._opted_out: dict[str, bool] = {}
+        self._recipient_e164: str | None = None
+        self._sending = False
+        self._saving_consent = False
+
+        self.setObjectName("composeDialog")
+        self.setWindowTitle(f"Send SMS — {self.detail.case_number}")
+        self.setMinimumWidth(560)
+
+        # --- header -----------------------------------------------------------------------
+        self.heading = _plain_label(object_name="pageHeading")
+        self.consent_header = _plain_label(object_name="consentHeader")
+
+        # --- To ---------------------------------------------------------------------------
+        self.to_combo = QComboBox()
+        self.to_combo.setEditable(True)
+        self.to_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.to_combo.setAccessibleName("To")
+        line = self.to_combo.lineEdit()
+        if line is not None:
+            line.setPlaceholderText("(212) 555-0123")
+        if self.detail.mobile_raw:
+            self.to_combo.addItem(self.detail.mobile_raw, "Client's mobile")
+        if self.detail.home_raw:
+            self.to_combo.addItem(self.detail.home_raw, "Home phone")
+        self.to_combo.setCurrentText(self.detail.mobile_raw or "")
+        self.recipient_kind = _plain_label(object_name="recipientKind")
+        self.recipient_error = ErrorLabel()
+        self.opt_out_label = ErrorLabel()
+        self.opt_out_label.setObjectName("optOutLabel")
+        self.recipient_time = _plain_label(object_name="recipientTime")
+        self.quiet_hours_warning = _plain_label(object_name="quietHoursWarning")
+        self.quiet_hours_warning.setStyleSheet("color: #8a5a00;")
+        self.quiet_hours_warning.setVisible(False)
+
+        # --- message ----------------------------------------------------------------------
+        self.body_edit = QPlainTextEdit()
+        self.body_edit.setAccessibleName("Message")
+        self.body_edit.setPlaceholderText("Type the text to send")
+        self.body_edit.setTabChangesFocus(True)
+        self.body_edit.setMinimumHeight(120)
+        self.body_edit.installEventFilter(self)  # Ctrl+Enter sends from inside the text
+        self.counter_label = _plain_label(object_name="counterLabel")
+        self.body_error = ErrorLabel()
+        self.attachments_note = _plain_label(NO_ATTACHMENTS, "attachmentsNote")
+
+        # --- consent ----------------------------------------------------------------------
+        self.consent_box = QGroupBox("SMS consent")
+        self.consent_instructions = _plain_label(
+            str(services.settings.get("sms_consent_instructions")), "consentInstructions")
+        self.consent_question = _plain_label(CONSENT_QUESTION)
+        self.consent_yes = QRadioButton("&Yes")
+        self.consent_no = QRadioButton("N&o")
+        self.consent_group = QButtonGroup(self)
+        self.consent_group.addButton(self.consent_yes)
+        self.consent_group.addButton(self.consent_no)
+        self.consent_error = ErrorLabel()
+        radios = QHBoxLayout()
+        radios.addWidget(self.consent_yes)
+        radios.addWidget(self.consent_no)
+        radios.addStretch(1)
+        consent_layout = QVBoxLayout(self.consent_box)
+        consent_layout.addWidget(self.consent_instructions)
+        consent_layout.addWidget(self.consent_question)
+        consent_layout.addLayout(radios)
+        consent_layout.addWidget(self.consent_error)
+        self.consent_box.setVisible(self.consent_required)
+        self.consent_yes.clicked.connect(lambda: self._answer_consent("yes"))
+        self.consent_no.clicked.connect(lambda: self._answer_consent("no"))
+
+        # --- when -------------------------------------------------------------------------
+        self.send_now_radio = QRadioButton("Send &now")
+        self.schedule_radio = QRadioButton("Schedule for &later")
+        self.send_now_radio.setChecked(True)
+        self.when_group = QButtonGroup(self)
+        self.when_group.addButton(self.send_now_radio)
+        self.when_group.addButton(self.schedule_radio)
+        self.when_edit = QDateTimeEdit()
+        self.when_edit.setCalendarPopup(True)
+        self.when_edit.setDisplayFormat("yyyy-MM-dd h:mm AP")
+        self.when_edit.setAccessibleName("Send at (local time)")
+        self.when_edit.setToolTip("Your local time; at least one minute from now")
+        self.when_edit.setEnabled(False)
+        self._reset_schedule_limits(default=True)
+        when_row = QHBoxLayout()
+        when_row.addWidget(self.send_now_radio)
+        when_row.addWidget(self.schedule_radio)
+        when_row.addWidget(self.when_edit, 1)
+        when_row.addWidget(QLabel("your local time"))
+
+        # --- buttons ----------------------------------------------------------------------
+        self.error = ErrorLabel()
+        self.send_hint = _plain_label(object_name="sendHint")
+        self.send_hint.setVisible(False)
+        self.send_button = QPushButton("&Send")
+        self.send_button.setDefault(False)
+        self.send_button.setAutoDefault(False)
+        self.send_button.setToolTip("Send (Ctrl+Enter)")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.addButton(self.send_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.rejected.connect(self.reject)
+        self.send_button.clicked.connect(self.send)
+        cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setAutoDefault(False)  # Enter in the To box must not close the dialog
+
+        # --- layout -----------------------------------------------------------------------
+        to_row = QHBoxLayout()
+        to_row.addWidget(self.to_combo, 1)
+        to_row.addWidget(self.recipient_kind)
+        to_label = QLabel("&To")
+        to_label.setBuddy(self.to_combo)
+        form = QFormLayout()
+        form.addRow(to_label, to_row)
+        form.addRow("", self.recipient_error)
+        form.addRow("", self.opt_out_label)
+        form.addRow("", self.recipient_time)
+        form.addRow("", self.quiet_hours_warning)
+        form.addRow("&Message", self.body_edit)
+        form.addRow("", self.counter_label)
+        form.addRow("", self.body_error)
+        form.addRow("", self.attachments_note)
+        form.addRow("When", when_row)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.consent_header)
+        layout.addWidget(self.consent_box)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.send_hint)
+        layout.addWidget(self.buttons)
+
+        self.to_combo.editTextChanged.connect(self._recipient_changed)
+        self.to_combo.currentIndexChanged.connect(lambda _i: self._recipient_changed())
+        self.body_edit.textChanged.connect(self._body_changed)
+        self.schedule_radio.toggled.connect(self._when_changed)
+        self.when_edit.dateTimeChanged.connect(lambda _v: self._update_recipient_time())
+
+        # The recipient's clock moves while the dialog is open.
+        self.time_timer = QTimer(self)
+        self.time_timer.setInterval(TIME_REFRESH_MS)
+        self.time_timer.timeout.connect(self._update_recipient_time)
+        self.time_timer.start()
+
+        self._show_detail()
+        self._recipient_changed()
+        self._body_changed()
+        self.body_edit.setFocus()
+
+    # --- public --------------------------------------------------------------------------
+    def body(self) -> str:
+        """The message as typed (plain text)."""
+        return self.body_edit.toPlainText()
+
+    def recipient(self) -> str:
+        """The number as typed in To."""
+        return self.to_combo.currentText().strip()
+
+    def send_at(self) -> datetime | None:
+        """None for Send now, else the picked local time in UTC."""
+        if not self.schedule_radio.isChecked():
+            return None
+        return from_qdatetime(self.when_edit.dateTime())
+
+    def set_send_at(self, when: datetime) -> None:
+        """Choose Schedule for later at this time (clamped to the picker's minimum)."""
+        self.schedule_radio.setChecked(True)
+        self.when_edit.setDateTime(to_qdatetime(when))
+
+    def send_blockers(self) -> list[str]:
+        """Why Send is disabled right now (empty when it is enabled)."""
+        blockers: list[str] = []
+        body = self.body()
+        if not body.strip():
+            blockers.append("The message is empty.")
+        elif len(body) > MAX_BODY_CHARS:
+            blockers.append(self.body_error.text())
+        if self._recipient_e164 is None:
+            blockers.append(self.recipient_error.text() or "Type the number to text.")
+        elif self._opted_out.get(self._recipient_e164):
+            blockers.append(self.opt_out_label.text())
+        if self.consent_required and self.detail.consent != "yes":
+            blockers.append(CONSENT_BLOCKER)
+        if self._saving_consent:
+            blockers.append("Saving the consent answer…")
+        if self._sending:
+            blockers.append("Sending…")
+        return blockers
+
+    def send(self) -> None:
+        """Queue or schedule the text through the runner (Send button, Ctrl+Enter)."""
+        if self.send_blockers():
+            self._update_send_button()
+            return
+        send_at = self.send_at()
+        try:
+            self._outbound.check_send_at(send_at)
+        except ValidationError as exc:
+            self.error.show_error(str(exc))
+            return
+        self.error.show_error(None)
+        self._sending = True
+        self._update_send_button()
+        self._runner.run(self._outbound.send, self._actor, self.matter_id, self.recipient(),
+                         self.body(), send_at, on_success=self._on_sent,
+                         on_failure=self._on_send_failed)
+
+    # --- keyboard ------------------------------------------------------------------------
+    @staticmethod
+    def _is_send_key(event: QKeyEvent) -> bool:
+        return (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # A key filter rather than a QShortcut: QPlainTextEdit would otherwise take the
+        # Return, and shortcuts only fire in the active window.
+        if (watched is self.body_edit and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and self._is_send_key(event)):
+            self.send()
+            return True
+        return super().eventFilter(watched, event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self._is_send_key(event):
+            self.send()
+            return
+        super().keyPressEvent(event)
+
+    # --- reactions -----------------------------------------------------------------------
+    def _show_detail(self) -> None:
+        d = self.detail
+        self.heading.setText(f"Text {d.client_name} — case {d.case_number}")
+        summary = consent_summary(d)
+        self.consent_header.setText(f"SMS consent: {summary}")
+        # Show the stored answer without emitting clicks.
+        self.consent_group.setExclusive(False)
+        self.consent_yes.setChecked(d.consent == "yes")
+        self.consent_no.setChecked(d.consent == "no")
+        self.consent_group.setExclusive(True)
+        self._update_send_button()
+
+    def _recipient_changed(self) -> None:
+        text = self.recipient()
+        index = self.to_combo.findText(text)
+        self.recipient_kind.setText(str(self.to_combo.itemData(index)) if index >= 0 and text
+                                    else "Other number" if text else "")
+        self._recipient_e164 = None
+        error: str | None = None
+        if not text:
+            error = "Type the number to text."
+        else:
+            try:
+                self._recipient_e164 = self._outbound.normalize_recipient(text)
+            except ValidationError as exc:
+                error = str(exc)
+        self.recipient_error.show_error(error)
+        e164 = self._recipient_e164
+        if e164 is not None and e164 not in self._opted_out:
+            self._opted_out[e164] = self._outbound.opted_out(e164)
+        self._show_opt_out()
+        self._update_recipient_time()
+        self._update_send_button()
+
+    def _show_opt_out(self) -> None:
+        e164 = self._recipient_e164
+        if e164 is not None and self._opted_out.get(e164):
+            self.opt_out_label.show_error(
+                f"{self.recipient()} replied STOP and has opted out of texts; it cannot be "
+                "texted until the client texts START.")
+        else:
+            self.opt_out_label.show_error(None)
+
+    def _update_recipient_time(self) -> None:
+        e164 = self._recipient_e164
+        self.quiet_hours_warning.setVisible(False)
+        if e164 is None:
+            self.recipient_time.setText("")
+            self.recipient_time.setVisible(False)
+            return
+        self.recipient_time.setVisible(True)
+        zone_name = local_time_zone(e164)
+        try:
+            zone = ZoneInfo(zone_name) if zone_name else None
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            self.recipient_time.setText("Recipient's local time: unknown for this number")
+            return
+        scheduled = self.send_at()
+        local = (scheduled or self._clock()).astimezone(zone)
+        prefix = "Recipient's local time at the scheduled time" if scheduled else \
+            "Recipient's local time"
+        self.recipient_time.setText(f"{prefix}: {clock_time(local)} ({zone_name})")
+        if is_quiet_hours(local):
+            self.quiet_hours_warning.setText(
+                "That is outside 8:00–21:00 for the recipient; consider scheduling the text "
+                "for the daytime.")
+            self.quiet_hours_warning.setVisible(True)
+
+    def _body_changed(self) -> None:
+        body = self.body()
+        self.counter_label.setText(counter_text(body))
+        if len(body) > MAX_BODY_CHARS:
+            self.body_error.show_error(
+                f"The message is {len(body):,} characters long; the limit is "
+                f"{MAX_BODY_CHARS:,} characters. Shorten it by {len(body) - MAX_BODY_CHARS:,}.")
+        else:
+            self.body_error.show_error(None)
+        self._update_send_button()
+
+    def _when_changed(self, scheduled: bool) -> None:
+        if scheduled:
+            self._reset_schedule_limits(default=False)
+        self.when_edit.setEnabled(scheduled)
+        self.send_button.setText("&Schedule" if scheduled else "&Send")
+        self._update_recipient_time()
+
+    def _reset_schedule_limits(self, default: bool) -> None:
+        """Minimum one minute from now; a fresh picker starts a few minutes ahead."""
+        now = self._clock()
+        minimum = _ceil_minute(now + MIN_SCHEDULE_AHEAD)
+        self.when_edit.setMinimumDateTime(to_qdatetime(minimum))
+        if default:
+            self.when_edit.setDateTime(to_qdatetime(_ceil_minute(now + DEFAULT_SCHEDULE_AHEAD)))
+
+    def _update_send_button(self) -> None:
+        blockers = self.send_blockers()
+        self.send_button.setEnabled(not blockers)
+        self.send_button.setToolTip("Send (Ctrl+Enter)" if not blockers else blockers[0])
+        self.send_hint.setText(CONSENT_BLOCKER)
+        self.send_hint.setVisible(CONSENT_BLOCKER in blockers)
+        self.consent_box.setEnabled(not self._saving_consent and not self._sending)
+
+    def _answer_consent(self, answer: str) -> None:
+        if self._saving_consent or answer == self.detail.consent:
+            return
+        self._saving_consent = True
+        self.consent_error.show_error(None)
+        self._update_send_button()
+        services = self._services
+
+        def save() -> MatterDetail:
+            services.matters.set_consent(self._actor, self.matter_id, answer)
+            return services.matters.detail(self.matter_id)
+
+        self._runner.run(save, on_success=self._on_consent_saved,
+                         on_failure=self._on_consent_failed)
+
+    def _on_consent_saved(self, detail: MatterDetail) -> None:
+        self._saving_consent = False
+        self.detail = detail
+        self._show_detail()
+        self.consent_changed.emit(self.matter_id)
+
+    def _on_consent_failed(self, exc: BaseException) -> None:
+        self._saving_consent = False
+        self.consent_error.show_error(str(exc) if isinstance(exc, ServiceError)
+                                      else f"The answer could not be saved: {exc}")
+        self._show_detail()
+
+    def _on_sent(self, message_id: int) -> None:
+        self._sending = False
+        self.message_id = message_id
+        self.message_queued.emit(message_id)
+        self.accept()
+
+    def _on_send_failed(self, exc: BaseException) -> None:
+        self._sending = False
+        if isinstance(exc, OptedOutNumber) and self._recipient_e164 is not None:
+            self._opted_out[self._recipient_e164] = True
+            self._show_opt_out()
+        if isinstance(exc, ConsentRequired):
+            # Someone else may have changed the answer; show what is stored now.
+            try:
+                self.detail = self._services.matters.detail(self.matter_id)
+            except ServiceError:
+                pass
+            self._show_detail()
+        self.error.show_error(str(exc) if isinstance(exc, ServiceError)
+                              else f"The text could not be queued: {exc}")
+        self._update_send_button()

@@ -1,0 +1,164 @@
+"""Add or edit a user, and reset a password (Preferences → Users; SPEC F14)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_sms.domain.states import Role
+from desktop_sms.services.common import Actor, ServiceError
+from desktop_sms.services.users import UserInfo, UserService
+from desktop_sms.ui.widgets.error_label import ErrorLabel
+
+
+def _password_field() -> QLineEdit:
+    field = QLineEdit()
+    field.setEchoMode(QLineEdit.EchoMode.Password)
+    return field
+
+
+class UserDialog(QDialog):
+    """Name, username, mobile, role, SMS access, active (and a password when adding).
+
+    Accepted with `user` set once the service has stored the change; refusals are shown in
+    the dialog, which stays open with the input as typed.
+    """
+
+    def __init__(self, users: UserService, actor: Actor, user: UserInfo | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._users = users
+        self._actor = actor
+        self._editing = user
+        self.user: UserInfo | None = None
+        self.setWindowTitle(f"Edit {user.name}" if user else "Add a user")
+        self.setMinimumWidth(420)
+
+        self.name = QLineEdit(user.name if user else "")
+        self.username = QLineEdit(user.username if user else "")
+        self.mobile = QLineEdit(user.mobile or "" if user else "")
+        self.mobile.setPlaceholderText("for text reminders (optional)")
+        self.role = QComboBox()
+        for role in Role:
+            self.role.addItem(role.label, role.value)
+        self.role.setCurrentIndex(self.role.findData(user.role if user else Role.STAFF.value))
+        self.sms_access = QCheckBox("SMS access (queue, Received Log, cancelling)")
+        self.sms_access.setChecked(user.sms_access if user else True)
+        self.active = QCheckBox("Active (may sign in)")
+        self.active.setChecked(user.active if user else True)
+        self.password = _password_field()
+        self.password_again = _password_field()
+
+        form = QFormLayout()
+        form.addRow("Full &name", self.name)
+        form.addRow("&Username", self.username)
+        form.addRow("&Mobile phone", self.mobile)
+        form.addRow("&Role", self.role)
+        form.addRow("", self.sms_access)
+        if user is not None:
+            form.addRow("", self.active)
+        else:
+            form.addRow("&Password", self.password)
+            form.addRow("Password &again", self.password_again)
+        self.error = ErrorLabel()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.save_button.setText("&Save" if user else "&Add user")
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+
+    def save(self) -> None:
+        """Add or update through UserService; stays open with the refusal shown."""
+        try:
+            if self._editing is None:
+                if self.password.text() != self.password_again.text():
+                    self.error.show_error("The two passwords are not the same.")
+                    return
+                if not self.password.text():
+                    self.error.show_error("Please choose a password.")
+                    return
+                self.user = self._users.add(
+                    self._actor, self.username.text(), self.name.text(),
+                    mobile=self.mobile.text() or None, role=str(self.role.currentData()),
+                    password=self.password.text(), sms_access=self.sms_access.isChecked())
+            else:
+                old = self._editing
+                role = str(self.role.currentData())
+                self.user = self._users.update(
+                    self._actor, old.id,
+                    name=self.name.text(),
+                    username=self.username.text() if self.username.text() != old.username
+                    else None,
+                    mobile=self.mobile.text() if self.mobile.text() != (old.mobile or "")
+                    else None,
+                    role=role if role != old.role else None,
+                    sms_access=self.sms_access.isChecked()
+                    if self.sms_access.isChecked() != old.sms_access else None,
+                    active=self.active.isChecked() if self.active.isChecked() != old.active
+                    else None)
+        except ServiceError as exc:
+            self.error.show_error(str(exc))
+            return
+        self.error.show_error(None)
+        self.accept()
+
+
+class ResetPasswordDialog(QDialog):
+    """A new password, typed twice, for one user."""
+
+    def __init__(self, users: UserService, actor: Actor, user: UserInfo,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._users = users
+        self._actor = actor
+        self._user = user
+        self.setWindowTitle(f"Reset password — {user.name}")
+        intro = QLabel(f"Choose a new password for {user.name} ({user.username}) and give it "
+                       "to them in person.")
+        intro.setTextFormat(Qt.TextFormat.PlainText)
+        intro.setWordWrap(True)
+        self.password = _password_field()
+        self.password_again = _password_field()
+        form = QFormLayout()
+        form.addRow("New &password", self.password)
+        form.addRow("Password &again", self.password_again)
+        self.error = ErrorLabel()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.save_button.setText("&Set password")
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+
+    def save(self) -> None:
+        """Set the password through UserService (Argon2 hash there)."""
+        if self.password.text() != self.password_again.text():
+            self.error.show_error("The two passwords are not the same.")
+            return
+        try:
+            self._users.set_password(self._actor, self._user.id, self.password.text())
+        except ServiceError as exc:
+            self.error.show_error(str(exc))
+            return
+        self.error.show_error(None)
+        self.accept()

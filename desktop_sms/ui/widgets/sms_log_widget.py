@@ -1,0 +1,313 @@
+"""A matter's SMS log tab (SPEC F9): texts sent from the case and replies filed on it, as a
+conversation, oldest at the top.
+
+Bubbles are plain-text labels: a client's text is shown exactly as sent, never as rich text.
+Outbound texts sit on the right, replies on the left, with status and time under each and
+thumbnails of a reply's photos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_sms.services.received import ConversationItem, DocumentInfo, ReceivedLog
+from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.documents_pane import (
+    file_chip,
+    save_document_as,
+    scaled_pixmap,
+    widget_alive,
+)
+from desktop_sms.ui.widgets.notes_pane import local_time
+from desktop_sms.ui.widgets.placeholder_page import PlaceholderPage
+
+SHARED_PHONE_NOTE = ("A reply from a phone used by several clients may appear on more than "
+                     "one case.")
+TURNED_OFF_TEXT = ("The SMS log is turned off in Preferences (Case SMS log). "
+                   "An administrator can turn it back on there.")
+BUBBLE_MAX_WIDTH = 460
+THUMBNAIL_BYTES_CAP = 8 * 1024 * 1024
+
+STATUS_TEXT = {
+    "scheduled": "Scheduled", "queued": "Queued", "sending": "Sending", "sent": "Sent",
+    "delivered": "Delivered", "undelivered": "Not delivered", "failed": "Failed",
+    "canceled": "Canceled", "missed": "Missed", "received": "Received",
+}
+
+_BUBBLE_STYLE = {
+    "outbound": "QFrame#bubbleOutbound { background: #d8e8fb; border-radius: 10px; }",
+    "inbound": "QFrame#bubbleInbound { background: #ffffff; border: 1px solid #d3d9e0;"
+               " border-radius: 10px; }",
+}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attachment of a reply as the log shows it (bytes only for images)."""
+
+    name: str
+    content_type: str
+    size: int
+    is_image: bool
+    data: bytes | None = None
+    document: DocumentInfo | None = None
+
+
+@dataclass
+class ConversationSnapshot:
+    """What one load read: the items and each reply's attachments."""
+
+    items: list[ConversationItem]
+    attachments: dict[int, list[Attachment]] = field(default_factory=dict)  # inbound id → …
+
+
+def load_conversation(received: ReceivedLog, matter_id: int) -> ConversationSnapshot:
+    """Read a matter's conversation and its replies' attachments (on the runner)."""
+    items = received.conversation(matter_id)
+    inbound = [it for it in items if it.direction == "inbound" and (it.document_ids or it.media_ids)]
+    out: dict[int, list[Attachment]] = {}
+    if not inbound:
+        return ConversationSnapshot(items, out)
+    docs = {d.id: d for d in received.matter_documents(matter_id)}
+    for it in inbound:
+        attachments: list[Attachment] = []
+        if it.document_ids:
+            for doc_id in it.document_ids:
+                doc = docs.get(doc_id)
+                if doc is None:
+                    continue
+                data = (received.document_data(doc.id)
+                        if doc.is_image and doc.size <= THUMBNAIL_BYTES_CAP else None)
+                attachments.append(Attachment(doc.name, doc.content_type, doc.size,
+                                              doc.is_image, data, doc))
+        else:  # media fetched but not (yet) a document of this case
+            for n, media_id in enumerate(it.media_ids, start=1):
+                media = received.media_data(media_id)
+                if media is None:
+                    continue
+                ctype, data, opaque = media
+                is_image = not opaque and ctype.startswith("image/")
+                attachments.append(Attachment(f"attachment {n}", ctype, len(data), is_image,
+                                              data if is_image else None))
+        out[it.id] = attachments
+    return ConversationSnapshot(items, out)
+
+
+def status_line(item: ConversationItem) -> str:
+    """'Delivered · 2026-03-02 10:00 · Pat Paralegal' under a bubble."""
+    parts = [STATUS_TEXT.get(item.status, item.status.capitalize()), local_time(item.at)]
+    if item.direction == "outbound" and item.author:
+        parts.append(item.author)
+    if item.direction == "inbound":
+        parts.append(f"from {item.number}")
+    line = " · ".join(parts)
+    if item.error_message:
+        line += f"\n{item.error_message}"
+    return line
+
+
+def _plain(text: str, name: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class MessageBubble(QWidget):
+    """One text of the conversation: a bubble on its side with the status line under it."""
+
+    def __init__(self, item: ConversationItem, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.item = item
+        self.setObjectName("messageRow")
+        outbound = item.direction == "outbound"
+        self.frame = QFrame()
+        self.frame.setObjectName("bubbleOutbound" if outbound else "bubbleInbound")
+        self.frame.setStyleSheet(_BUBBLE_STYLE[item.direction])
+        self.frame.setMaximumWidth(BUBBLE_MAX_WIDTH)
+        self.body = _plain(item.body, "bubbleText")
+        self.body.setVisible(bool(item.body))
+        # A word-wrapped label in a stretchy row shrinks to its narrowest; ask for the width
+        # of the longest line, up to the bubble's maximum.
+        lines = item.body.splitlines() or [""]
+        widest = max(self.body.fontMetrics().horizontalAdvance(line) for line in lines)
+        self.body.setMinimumWidth(min(widest + 6, BUBBLE_MAX_WIDTH - 24))
+        self.body.setAccessibleName("Sent text" if outbound else "Reply")
+        self.thumbnails: list[QLabel] = []
+        self.chips: list[QWidget] = []
+        self._attachments = QHBoxLayout()
+        self._attachments.setSpacing(6)
+        self._attachments.addStretch(1)
+        inner = QVBoxLayout(self.frame)
+        inner.setContentsMargins(10, 8, 10, 8)
+        inner.addWidget(self.body)
+        inner.addLayout(self._attachments)
+        self.status = _plain(status_line(item), "bubbleStatus")
+        self.status.setWordWrap(False)
+        self.status.setStyleSheet("color: #52606d; font-size: 9pt;")
+        self.status.setAlignment(Qt.AlignmentFlag.AlignRight if outbound
+                                 else Qt.AlignmentFlag.AlignLeft)
+        column = QVBoxLayout()
+        column.setSpacing(2)
+        column.addWidget(self.frame)
+        column.addWidget(self.status)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        if outbound:
+            row.addStretch(1)
+            row.addLayout(column)
+        else:
+            row.addLayout(column)
+            row.addStretch(1)
+
+    @property
+    def outbound(self) -> bool:
+        """True for a text sent from the case (right-aligned)."""
+        return self.item.direction == "outbound"
+
+    def add_thumbnail(self, pixmap: QPixmap, name: str) -> None:
+        """Show an image of the reply."""
+        label = QLabel()
+        label.setObjectName("thumbnail")
+        label.setPixmap(pixmap)
+        label.setAccessibleName(f"Image {name}")
+        self._attachments.insertWidget(self._attachments.count() - 1, label)
+        self.thumbnails.append(label)
+
+    def add_chip(self, chip: QWidget) -> None:
+        """Show a non-image attachment as a chip."""
+        self._attachments.insertWidget(self._attachments.count() - 1, chip)
+        self.chips.append(chip)
+
+
+class SmsLogWidget(QWidget):
+    """The SMS log tab of one matter."""
+
+    refreshed = Signal()
+
+    def __init__(self, received: ReceivedLog, runner: TaskRunner, matter_id: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("smsLog")
+        self._received = received
+        self._runner = runner
+        self.matter_id = matter_id
+        self._generation = 0
+        self._items: list[ConversationItem] = []
+        self.bubbles: list[MessageBubble] = []
+
+        self.note_label = _plain(SHARED_PHONE_NOTE, "sharedPhoneNote")
+        self.note_label.setStyleSheet("color: #52606d;")
+        self.empty_label = _plain("No texts have been sent from or filed on this case yet.",
+                                  "smsLogEmpty")
+        self.empty_label.hide()
+        self.error_label = _plain("", "smsLogError")
+        self.error_label.hide()
+        self._container = QWidget()
+        self._container.setObjectName("conversation")
+        self._column = QVBoxLayout(self._container)
+        self._column.setContentsMargins(10, 10, 10, 10)
+        self._column.setSpacing(10)
+        self._column.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self._container)
+        self.scroll.setAccessibleName("SMS conversation")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.note_label)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(self.scroll, 1)
+        self.refresh()
+
+    # --- loading -------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the conversation again (on the runner); `refreshed` follows."""
+        self._generation += 1
+        generation = self._generation
+        self._runner.run(load_conversation, self._received, self.matter_id,
+                         on_success=lambda snap: self._loaded(generation, snap),
+                         on_failure=lambda exc: self._failed(generation, exc))
+
+    def _loaded(self, generation: int, snap: ConversationSnapshot) -> None:
+        if not widget_alive(self) or generation != self._generation:
+            return
+        self.error_label.hide()
+        self._render(snap)
+        self.refreshed.emit()
+
+    def _failed(self, generation: int, exc: BaseException) -> None:
+        if widget_alive(self) and generation == self._generation:
+            self.error_label.setText(f"The SMS log could not be read: {exc}")
+            self.error_label.show()
+            self.refreshed.emit()
+
+    def _render(self, snap: ConversationSnapshot) -> None:
+        at_bottom = (self.scroll.verticalScrollBar().value()
+                     >= self.scroll.verticalScrollBar().maximum() - 4)
+        for bubble in self.bubbles:
+            self._column.removeWidget(bubble)
+            bubble.deleteLater()
+        self.bubbles = []
+        self._items = list(snap.items)
+        self.empty_label.setVisible(not self._items)
+        for item in self._items:
+            bubble = MessageBubble(item)
+            for att in snap.attachments.get(item.id, []) if item.direction == "inbound" else []:
+                pixmap = scaled_pixmap(att.data) if att.is_image and att.data else None
+                if pixmap is not None:
+                    bubble.add_thumbnail(pixmap, att.name)
+                else:
+                    doc = att.document
+                    bubble.add_chip(file_chip(
+                        att.name, att.size, att.content_type,
+                        (lambda d=doc: self.save_as(d)) if doc is not None else None))
+            self._column.insertWidget(self._column.count() - 1, bubble)
+            self.bubbles.append(bubble)
+        if at_bottom:  # keep the newest text in view, as a chat does
+            QTimer.singleShot(0, self._scroll_to_bottom)
+
+    def _scroll_to_bottom(self) -> None:
+        if widget_alive(self):
+            bar = self.scroll.verticalScrollBar()
+            bar.setValue(bar.maximum())
+
+    # --- actions and queries -------------------------------------------------------------
+    def save_as(self, doc: DocumentInfo) -> None:
+        """Save as… for an attachment of a reply."""
+        save_document_as(self, self._received, self._runner, doc)
+
+    def items(self) -> list[ConversationItem]:
+        """The texts shown, oldest first."""
+        return list(self._items)
+
+    def texts(self) -> list[tuple[str, str]]:
+        """(direction, text as displayed) of each bubble, top to bottom."""
+        return [(b.item.direction, b.body.text()) for b in self.bubbles]
+
+    def thumbnail_count(self) -> int:
+        """How many image thumbnails the conversation shows."""
+        return sum(len(b.thumbnails) for b in self.bubbles)
+
+
+class SmsLogTurnedOff(PlaceholderPage):
+    """What the SMS log tab says when the office manager turned the log off."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("SMS log", TURNED_OFF_TEXT, parent)
+        self.setObjectName("smsLogOff")
+

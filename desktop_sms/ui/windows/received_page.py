@@ -1,0 +1,332 @@
+"""SMS → Received (SPEC F8): every received message newest first, with the cases it is filed
+on and the rule; *needs review* for unmatched ones; Link to case… and Unlink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_sms.services.common import Actor
+from desktop_sms.services.linking import LinkingService
+from desktop_sms.services.received import LinkInfo, ReceivedLog, ReceivedRow
+from desktop_sms.ui.dialogs.link_dialog import LinkDialog
+from desktop_sms.ui.models.received_model import COLUMNS, ReceivedTableModel
+from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.documents_pane import widget_alive
+from desktop_sms.ui.widgets.notes_pane import local_time
+
+LINK_ROLE = Qt.ItemDataRole.UserRole + 1
+ROW_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class ReceivedSnapshot:
+    """One load of the log: the rows and the needs-review count."""
+
+    rows: list[ReceivedRow]
+    needs_review: int
+    total: int
+
+
+def load_received(received: ReceivedLog, needs_review_only: bool) -> ReceivedSnapshot:
+    """Read the log (on the runner)."""
+    return ReceivedSnapshot(received.rows(needs_review_only=needs_review_only, limit=ROW_LIMIT),
+                            received.needs_review_count(),
+                            received.count(needs_review_only=needs_review_only))
+
+
+def _plain(text: str = "", name: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+class ReceivedPage(QWidget):
+    """The Received tab of the SMS page."""
+
+    refreshed = Signal()
+    needs_review_count_changed = Signal(int)
+    links_changed = Signal(object)  # list of matter ids whose notes / documents / log changed
+    action_failed = Signal(str)
+
+    def __init__(self, received: ReceivedLog, linking: LinkingService, runner: TaskRunner,
+                 actor: Actor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("receivedPage")
+        self._received = received
+        self._linking = linking
+        self._runner = runner
+        self._actor = actor
+        self._generation = 0
+        self._pending_select: int | None = None
+        self.needs_review_count = 0
+        self.link_dialog: LinkDialog | None = None
+        self.unlink_box: QMessageBox | None = None
+
+        self.needs_review_only = QCheckBox("Needs review only")
+        self.needs_review_only.toggled.connect(lambda _on: self.refresh())
+        self.count_label = _plain("", "countLabel")
+        self.link_button = QPushButton("Link to case…")
+        self.link_button.clicked.connect(self.open_link_dialog)
+        self.unlink_button = QPushButton("Unlink")
+        self.unlink_button.setToolTip("Undo the selected link; its case note stays, marked "
+                                      "withdrawn.")
+        self.unlink_button.clicked.connect(self.confirm_unlink)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.needs_review_only)
+        top.addWidget(self.count_label, 1)
+        top.addWidget(self.refresh_button)
+        top.addWidget(self.link_button)
+        top.addWidget(self.unlink_button)
+
+        self.model = ReceivedTableModel(self)
+        self.table = QTableView()
+        self.table.setObjectName("receivedTable")
+        self.table.setAccessibleName("Received messages")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COLUMNS.index("Text"), QHeaderView.ResizeMode.Stretch)
+        for name, width in (("Received", 130), ("From", 130), ("Media", 60), ("Cases", 110),
+                            ("Rule", 150), ("Review", 100)):
+            self.table.setColumnWidth(COLUMNS.index(name), width)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
+        self.table.doubleClicked.connect(lambda _i: self.open_link_dialog())
+
+        # The selected message in full, and its links (select one to Unlink it).
+        self.detail_heading = _plain("Select a message to see it in full.", "receivedDetail")
+        self.detail_text = QPlainTextEdit()
+        self.detail_text.setReadOnly(True)
+        self.detail_text.setAccessibleName("Message text")
+        self.links_list = QListWidget()
+        self.links_list.setAccessibleName("Filed on")
+        self.links_list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.error_label = _plain("", "errorLabel")
+        self.error_label.setStyleSheet("color: #b42318;")
+        self.error_label.hide()
+        detail = QWidget()
+        detail_col = QVBoxLayout(detail)
+        detail_col.setContentsMargins(0, 0, 0, 0)
+        detail_col.addWidget(self.detail_heading)
+        row = QHBoxLayout()
+        row.addWidget(self.detail_text, 3)
+        links_col = QVBoxLayout()
+        links_col.addWidget(QLabel("Filed on:"))
+        links_col.addWidget(self.links_list)
+        row.addLayout(links_col, 2)
+        detail_col.addLayout(row)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.error_label)
+        layout.addWidget(splitter, 1)
+        self._update_buttons()
+        self.refresh()
+
+    # --- loading -------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the log again (on the runner); `refreshed` follows. The selection is kept."""
+        self._generation += 1
+        generation = self._generation
+        selected = self.selected_message()
+        if selected is not None and self._pending_select is None:
+            self._pending_select = selected.id
+        self._runner.run(load_received, self._received, self.needs_review_only.isChecked(),
+                         on_success=lambda snap: self._loaded(generation, snap),
+                         on_failure=lambda exc: self._failed(generation, exc))
+
+    def _loaded(self, generation: int, snap: ReceivedSnapshot) -> None:
+        if not widget_alive(self) or generation != self._generation:
+            return
+        keep = self._pending_select
+        self._pending_select = None
+        self.model.set_rows(snap.rows)
+        shown = len(snap.rows)
+        what = "need review" if self.needs_review_only.isChecked() else "received"
+        text = f"{snap.total} {what}"
+        if shown < snap.total:
+            text += f" (newest {shown} shown)"
+        if not self.needs_review_only.isChecked():
+            text += f" · {snap.needs_review} need{'s' if snap.needs_review == 1 else ''} review"
+        self.count_label.setText(text)
+        self.error_label.hide()
+        if keep is not None:
+            self.select_message(keep)
+        self._on_selection()
+        if snap.needs_review != self.needs_review_count:
+            self.needs_review_count = snap.needs_review
+            self.needs_review_count_changed.emit(snap.needs_review)
+        self.refreshed.emit()
+
+    def _failed(self, generation: int, exc: BaseException) -> None:
+        if widget_alive(self) and generation == self._generation:
+            self._show_error(f"The Received Log could not be read: {exc}")
+            self.refreshed.emit()
+
+    # --- selection -----------------------------------------------------------------------
+    def selected_message(self) -> ReceivedRow | None:
+        """The message selected in the table."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row_at(rows[0].row()) if rows else None
+
+    def select_message(self, inbound_id: int) -> bool:
+        """Select a message by id; False when it is not listed."""
+        row = self.model.row_of(inbound_id)
+        if row < 0:
+            return False
+        index = self.model.index(row, 0)
+        self.table.selectionModel().select(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.setCurrentIndex(index)
+        self.table.scrollTo(index)
+        return True
+
+    def selected_link(self) -> LinkInfo | None:
+        """The link selected under "Filed on"."""
+        item = self.links_list.currentItem()
+        link = item.data(LINK_ROLE) if item is not None else None
+        return link if isinstance(link, LinkInfo) else None
+
+    def select_link(self, case_number: str) -> bool:
+        """Select the selected message's link to a case; False when there is none."""
+        for i in range(self.links_list.count()):
+            link = self.links_list.item(i).data(LINK_ROLE)
+            if isinstance(link, LinkInfo) and link.case_number == case_number:
+                self.links_list.setCurrentRow(i)
+                return True
+        return False
+
+    def _on_selection(self) -> None:
+        msg = self.selected_message()
+        self.links_list.clear()
+        if msg is None:
+            self.detail_heading.setText("Select a message to see it in full.")
+            self.detail_text.setPlainText("")
+        else:
+            media = f" · {msg.media_count} attachment{'s' if msg.media_count != 1 else ''}" \
+                if msg.media_count else ""
+            review = " · needs review" if msg.needs_review else ""
+            self.detail_heading.setText(f"From {msg.from_display} to {msg.to_number}, "
+                                        f"{local_time(msg.received_at)}{media}{review}")
+            self.detail_text.setPlainText(msg.text)
+            for link in msg.links:
+                item = QListWidgetItem(f"{link.case_number} — {link.rule_label}")
+                item.setData(LINK_ROLE, link)
+                self.links_list.addItem(item)
+            if len(msg.links) == 1:
+                self.links_list.setCurrentRow(0)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.link_button.setEnabled(self.selected_message() is not None)
+        self.unlink_button.setEnabled(self.selected_link() is not None)
+
+    # --- Link to case… -------------------------------------------------------------------
+    def open_link_dialog(self) -> LinkDialog | None:
+        """Link to case… for the selected message (non-blocking dialog)."""
+        msg = self.selected_message()
+        if msg is None:
+            return None
+        dialog = LinkDialog(self._linking, self._runner, self._actor, msg, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.linked.connect(lambda _ids, m=msg, d=dialog: self._after_link(m, d.chosen_matter_ids()))
+        self.link_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _after_link(self, msg: ReceivedRow, matter_ids: list[int]) -> None:
+        if not widget_alive(self):
+            return
+        self._pending_select = msg.id
+        self.refresh()
+        self.links_changed.emit(list(matter_ids))
+
+    # --- Unlink --------------------------------------------------------------------------
+    def confirm_unlink(self) -> QMessageBox | None:
+        """Ask before undoing the selected link (non-blocking); Yes → unlink."""
+        msg = self.selected_message()
+        link = self.selected_link()
+        if msg is None or link is None:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Question, "Unlink",
+                          f"Unlink this message from case {link.case_number}?\n\n"
+                          "The case note stays on the case, marked withdrawn.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(lambda: self.unlink(link))
+        self.unlink_box = box
+        box.open()
+        return box
+
+    def unlink(self, link: LinkInfo) -> None:
+        """Withdraw a link (on the runner), then refresh."""
+        self.unlink_button.setEnabled(False)
+        inbound_id = self._inbound_of(link)
+        self._runner.run(self._linking.unlink, self._actor, link.link_id,
+                         on_success=lambda _r: self._after_unlink(link, inbound_id),
+                         on_failure=self._on_action_failed)
+
+    def _inbound_of(self, link: LinkInfo) -> int | None:
+        for r in self.model.rows():
+            if any(lk.link_id == link.link_id for lk in r.links):
+                return r.id
+        return None
+
+    def _after_unlink(self, link: LinkInfo, inbound_id: int | None) -> None:
+        if not widget_alive(self):
+            return
+        if inbound_id is not None:
+            self._pending_select = inbound_id
+        self.refresh()
+        self.links_changed.emit([link.matter_id])
+
+    def _on_action_failed(self, exc: BaseException) -> None:
+        if not widget_alive(self):
+            return
+        self._show_error(str(exc) or type(exc).__name__)
+        self._update_buttons()
+        self.action_failed.emit(str(exc))
+        self.refresh()
+
+    def _show_error(self, text: str) -> None:
+        self.error_label.setText(text)
+        self.error_label.show()
