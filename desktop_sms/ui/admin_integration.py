@@ -142,5 +142,7 @@ class AdminIntegration(QObject):
 
 
 def install_admin(window: MainWindow) -> None:
-    """Install Preferences, the audit log (admins) and the Home alert block into window."""
+    """Install Preferences, the audit log (admins) and the Home alert block into window (once)."""
+    if window.findChild(AdminIntegration) is not None:
+        return
     AdminIntegration(window).install()

@@ -115,5 +115,8 @@ class CalendarIntegration(QObject):
 
 def install_calendar(window: Any, services: Services, actor: Actor,
                      runner: TaskRunner | None = None) -> CalendarIntegration:
-    """Put the Calendar page in the window and wire its matter windows (owned by the window)."""
+    """Put the Calendar page in the window and wire its matter windows (once per window)."""
+    existing = window.findChild(CalendarIntegration)
+    if existing is not None:
+        return existing
     return CalendarIntegration(window, services, actor, runner)

@@ -119,8 +119,8 @@ class TaskRunner(QObject):
         entry = self._jobs.pop(job_id, None)
         if not self._jobs:
             self.busy_changed.emit(False)
-        if entry is None:
-            return
+        if entry is None or self._closed:
+            return  # after shutdown the views are closing: their callbacks must not start work
         callbacks = entry[1]
         if ok:
             if callbacks.on_success is not None:
