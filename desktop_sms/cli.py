@@ -13,8 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from desktop_sms.db.database import open_database
 from desktop_sms.db.engine import resolve_database_url
+from desktop_sms.db.errors import describe_error
 from desktop_sms.db.migrate import SchemaTooNewError
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.container import Services, build_services
@@ -99,7 +102,9 @@ def _open(args: argparse.Namespace) -> Services:
         db, backup = open_database(url)
     except SchemaTooNewError as exc:
         raise CliError(str(exc)) from None
-    except Exception as exc:  # the database could not be reached or read
+    except SQLAlchemyError as exc:
+        raise CliError(f"The database could not be opened: {describe_error(exc)}") from None
+    except Exception as exc:  # a path that can't be created, a bad URL
         raise CliError(f"The database could not be opened: {_first_line(exc)}") from None
     if backup:
         log.info("database backed up to %s before migrating", backup)
@@ -319,6 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (CliError, ServiceError) as exc:
         print(f"desktop-sms: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        log.debug("database error in %s: %s", command, type(exc).__name__)
+        print(f"desktop-sms: {describe_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.helpers.db_fixtures",
     "tests.helpers.sandbox_fixtures",
     "tests.helpers.outbound_fixtures",
+    "tests.helpers.ui_office",
 ]
 
 

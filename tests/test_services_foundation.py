@@ -12,7 +12,8 @@ from desktop_sms.db.database import Database
 from desktop_sms.db.models import AuditEntry, Matter, User
 from desktop_sms.services.common import PermissionDenied, ValidationError
 from desktop_sms.services.container import Services, build_services
-from desktop_sms.services.users import SignInFailed
+from desktop_sms.services.demo import seed_demo
+from desktop_sms.services.users import PasswordNotSet, SignInFailed
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -96,6 +97,54 @@ def test_only_admins_add_users_and_usernames_are_unique(svc: Services) -> None:
     with pytest.raises(ValidationError, match="not a valid phone number"):
         svc.users.add(admin, "bob", "Bob", mobile="12")
     assert svc.users.get("pat").mobile_e164 == "+12125550191"
+
+
+def test_a_user_added_without_a_password_chooses_one_at_first_sign_in(
+        svc: Services, db: Database) -> None:
+    admin, _ = _admin_and_staff(svc)
+    ivy = svc.users.add(admin, "ivy", "Ivy Intake")
+    assert not ivy.has_password
+    with pytest.raises(PasswordNotSet, match="first sign-in"):
+        svc.users.authenticate("IVY", "")
+    with pytest.raises(ValidationError, match="at least 8"):
+        svc.users.set_first_password("ivy", "short")
+    # only for an active account without a password: not Pat's, not a stranger's
+    with pytest.raises(SignInFailed):
+        svc.users.set_first_password("pat", "taken over")
+    with pytest.raises(SignInFailed):
+        svc.users.set_first_password("nobody", "long enough")
+    assert svc.users.authenticate("pat", "battery staple").username == "pat"
+
+    chosen = svc.users.set_first_password("Ivy", "ivy's own words")
+    assert chosen.username == "ivy" and chosen.has_password
+    assert svc.users.authenticate("ivy", "ivy's own words").id == ivy.id
+    with pytest.raises(SignInFailed):
+        svc.users.set_first_password("ivy", "a second try")  # once only
+    with db.session() as s:
+        assert s.scalar(select(User.password_hash).where(User.id == ivy.id)).startswith(
+            "$argon2id$")
+    entries = svc.audit.entries(admin, action="user.password")
+    assert [(e.username, e.target) for e in entries] == [("ivy", "user ivy")]
+
+    # an inactive account without a password is refused like a wrong password
+    sam = svc.users.add(admin, "sam", "Sam Attorney")
+    svc.users.update(admin, sam.id, active=False)
+    with pytest.raises(SignInFailed) as refused:
+        svc.users.authenticate("sam", "")
+    assert not isinstance(refused.value, PasswordNotSet)
+    with pytest.raises(SignInFailed):
+        svc.users.set_first_password("sam", "long enough")
+
+
+def test_demo_dates_opened_are_never_in_the_future(svc: Services, db: Database) -> None:
+    today = date(2026, 3, 2)
+    seed_demo(svc, today)
+    with db.session() as s:
+        dates = list(s.execute(select(Matter.intake_date, Matter.date_opened)))
+    opened = [(intake, when) for intake, when in dates if when is not None]
+    assert opened
+    assert all(when <= today for _intake, when in opened)
+    assert all(intake is not None and intake <= when for intake, when in opened)
 
 
 def test_last_admin_cannot_be_demoted(svc: Services) -> None:

@@ -2,67 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
-from desktop_sms.app import build_main_window
-from desktop_sms.providers.base import SmsProvider
-from desktop_sms.providers.sandbox_server import SandboxServer
 from desktop_sms.services.common import ValidationError
 from desktop_sms.services.outbound import record_opt_out
-from desktop_sms.services.provider_factory import ProviderFactory
-from desktop_sms.services.settings import SettingsService
 from desktop_sms.ui.dialogs.compose_dialog import NO_ATTACHMENTS, ComposeDialog
-from desktop_sms.ui.outbound_integration import install_outbound, outbound_ui
 from desktop_sms.ui.windows.main_window import MainWindow
-from tests.helpers.outbound_fixtures import MemoryCredentialStore, Office
-
-CLIENT = "+12125550123"
-
-
-class OfficeSandbox(ProviderFactory):
-    """Sandbox mode whose in-process server is the test's local server (kept running after)."""
-
-    def __init__(self, settings: SettingsService, server: SandboxServer,
-                 provider: SmsProvider) -> None:
-        super().__init__(settings, MemoryCredentialStore())
-        self._server = server
-        self._provider = provider
-
-    @property
-    def sandbox(self) -> SandboxServer | None:
-        return self._server
-
-    def start_sandbox(self) -> SandboxServer:
-        return self._server
-
-    def __call__(self) -> SmsProvider:
-        return self._provider
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def office_window(qtbot: QtBot, office: Office, twilio_provider: SmsProvider,
-                  ui_config_dir: Path) -> Iterator[MainWindow]:
-    """The main window over the office, signed in as Pat (staff with SMS access)."""
-    factory = OfficeSandbox(office.services.settings, office.server, twilio_provider)
-    office.services.providers = factory
-    office.services.dispatcher.provider_factory = factory
-    window = build_main_window(office.services, office.staff)
-    install_outbound(window)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close()
+from tests.helpers.outbound_fixtures import Office
+from tests.helpers.ui_office import CLIENT, outbound_ui_of, second_matter
 
 
 def open_compose(qtbot: QtBot, window: MainWindow, matter_id: int) -> ComposeDialog:
@@ -71,9 +23,7 @@ def open_compose(qtbot: QtBot, window: MainWindow, matter_id: int) -> ComposeDia
     qtbot.waitExposed(view)
     assert view.send_sms_action.isEnabled()
     view.send_sms_action.trigger()
-    ui = outbound_ui(window)
-    assert ui is not None
-    dialog = ui.compose_dialogs[matter_id]
+    dialog = outbound_ui_of(window).compose_dialogs[matter_id]
     qtbot.waitExposed(dialog)
     return dialog
 
@@ -255,12 +205,7 @@ def test_schedule_for_later(qtbot: QtBot, office: Office, office_window: MainWin
 
 def test_client_text_in_the_dialog_is_plain(qtbot: QtBot, office: Office,
                                             office_window: MainWindow) -> None:
-    from desktop_sms.services.matters import MatterInput
-
-    matter_id = office.services.matters.save(office.admin, MatterInput(
-        "25-000002", "<b>Bold</b> & Co", "intake", mobile="(212) 555-0124",
-        intake_date=office.clock().date()))
-    office.services.matters.set_consent(office.admin, matter_id, "yes")
+    matter_id = second_matter(office, "<b>Bold</b> & Co")
     dialog = open_compose(qtbot, office_window, matter_id)
     assert dialog.heading.text() == "Text <b>Bold</b> & Co — case 25-000002"
     assert all(label.textFormat() == Qt.TextFormat.PlainText

@@ -3,54 +3,25 @@ preview, Save as… writes the bytes; an opaque attachment is a chip, never open
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
-from desktop_sms.app import build_main_window
-from desktop_sms.db.database import Database
 from desktop_sms.providers.base import SmsProvider
 from desktop_sms.providers.sandbox_server import SandboxServer
-from desktop_sms.ui.inbound_integration import install_inbound
 from desktop_sms.ui.widgets.documents_pane import DocumentsPane
 from desktop_sms.ui.windows.main_window import MainWindow
-from tests.helpers.outbound_fixtures import OFFICE, Office, make_office
-from tests.test_ui_received import integration, poll
-from tests.test_ui_sms_log import png_bytes
+from tests.helpers.outbound_fixtures import OFFICE, Office
+from tests.helpers.ui_office import CLIENT, integration, matter_tab, png_bytes, poll
 
-CLIENT = "+12125550123"
 EXE = b"MZ\x90\x00" + b"\x00" * 60
 
 
-@pytest.fixture
-def ui_office(sqlite_db: Database, sandbox_server: SandboxServer,
-              twilio_provider: SmsProvider, ui_config_dir: Path) -> Office:
-    return make_office(sqlite_db, sandbox_server, lambda: twilio_provider)
-
-
-@pytest.fixture
-def window(qtbot: QtBot, ui_office: Office) -> Iterator[MainWindow]:
-    w = build_main_window(ui_office.services, ui_office.staff)
-    install_inbound(w)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def documents_of(qtbot: QtBot, window: MainWindow, matter_id: int) -> DocumentsPane:
-    view = window.open_matter(matter_id)
-    qtbot.waitExposed(view)
-    view.tabs.setCurrentIndex(view.tab_index("Documents"))
-    pane = view.tab("Documents")
-    assert isinstance(pane, DocumentsPane)
-    return pane
+    return matter_tab(qtbot, window, matter_id, "Documents", DocumentsPane)
 
 
 def test_reply_attachments_are_listed_in_sms_attachments_and_can_be_saved(

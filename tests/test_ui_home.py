@@ -7,7 +7,7 @@ from itertools import count
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QGroupBox, QLabel
 from pytestqt.qtbot import QtBot
 
 from desktop_sms.db.database import Database
@@ -139,6 +139,7 @@ def test_home_page_in_the_main_window(qtbot: QtBot, main_window: MainWindow,
     assert integration is not None
     home = main_window.page("Home")
     assert isinstance(home, HomePage) and home is integration.home
+    main_window.background.inbound_changed.emit(None)  # as the poller does after filing
     qtbot.waitUntil(lambda: home.count() == 1)
     nav_home = main_window.nav.item(0)
     assert nav_home.text() == "Home"  # pages are found by this text
@@ -190,3 +191,15 @@ def test_preferences_menu_opens_the_dialog_once(qtbot: QtBot, main_window: MainW
     assert integration.preferences is dialog  # raised, not a second one
     dialog.close_button.click()
     qtbot.waitUntil(lambda: integration.preferences is None)
+
+
+def test_home_shows_the_upcoming_heading_once(qtbot: QtBot, main_window: MainWindow) -> None:
+    home = main_window.page("Home")
+    assert isinstance(home, HomePage)
+    main_window.show_page("Home")
+    qtbot.waitUntil(home.upcoming_box.isVisible)
+    assert home.upcoming_widget.objectName() == "upcomingWidget"  # the calendar's block is in
+    heading = "My upcoming tasks and events"
+    labels = [w for w in home.findChildren(QLabel) if w.text() == heading and w.isVisible()]
+    boxes = [w for w in home.findChildren(QGroupBox) if w.title() == heading and w.isVisible()]
+    assert len(labels) + len(boxes) == 1

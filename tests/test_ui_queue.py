@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,58 +10,22 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from desktop_sms.app import build_main_window
-from desktop_sms.providers.base import SmsProvider
-from desktop_sms.providers.sandbox_server import SandboxServer
-from desktop_sms.services.matters import MatterInput
-from desktop_sms.services.provider_factory import ProviderFactory
-from desktop_sms.services.settings import SettingsService
+from desktop_sms.ui.models.queue_model import COLUMNS
 from desktop_sms.ui.outbound_integration import install_outbound, outbound_ui
 from desktop_sms.ui.windows.main_window import MainWindow
 from desktop_sms.ui.windows.queue_page import REFRESH_INTERVAL_MS, QueuePage
 from desktop_sms.ui.windows.sms_page import SmsPage, sms_page_for
-from tests.helpers.outbound_fixtures import MemoryCredentialStore, Office
+from tests.helpers.outbound_fixtures import Office
+from tests.helpers.ui_office import second_matter
 
 MOBILE = "(212) 555-0123"
 
 
-class OfficeSandbox(ProviderFactory):
-    """Sandbox mode whose in-process server is the test's local server (kept running after)."""
-
-    def __init__(self, settings: SettingsService, server: SandboxServer,
-                 provider: SmsProvider) -> None:
-        super().__init__(settings, MemoryCredentialStore())
-        self._server = server
-        self._provider = provider
-
-    @property
-    def sandbox(self) -> SandboxServer | None:
-        return self._server
-
-    def start_sandbox(self) -> SandboxServer:
-        return self._server
-
-    def __call__(self) -> SmsProvider:
-        return self._provider
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture
-def office_window(qtbot: QtBot, office: Office, twilio_provider: SmsProvider,
-                  ui_config_dir: Path) -> Iterator[MainWindow]:
-    """The main window over the office, signed in as Pat, showing SMS → Queue."""
-    factory = OfficeSandbox(office.services.settings, office.server, twilio_provider)
-    office.services.providers = factory
-    office.services.dispatcher.provider_factory = factory
-    window = build_main_window(office.services, office.staff)
-    install_outbound(window)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.show_page("SMS")
-    yield window
-    window.close()
+def office_window(office_window: MainWindow) -> MainWindow:
+    """The office's main window (tests/helpers/ui_office.py), showing SMS → Queue."""
+    office_window.show_page("SMS")
+    return office_window
 
 
 def queue_page(window: MainWindow) -> QueuePage:
@@ -152,10 +115,7 @@ def test_a_text_sent_meanwhile_is_refused_with_the_reason(qtbot: QtBot, office: 
 
 def test_filters_mine_and_by_case_number(qtbot: QtBot, office: Office,
                                          office_window: MainWindow) -> None:
-    other = office.services.matters.save(office.admin, MatterInput(
-        "25-000002", "Li Wei", "intake", mobile="(212) 555-0124",
-        intake_date=office.clock().date()))
-    office.services.matters.set_consent(office.admin, other, "yes")
+    other = second_matter(office, "Li Wei")
     later = office.clock() + timedelta(hours=1)
     mine = office.services.outbound.send(office.staff, office.matter_id, MOBILE, "a", later)
     theirs = office.services.outbound.send(office.admin, other, "(212) 555-0124", "b", later)
@@ -208,3 +168,16 @@ def test_users_without_sms_access_never_see_it(qtbot: QtBot, office: Office,
     assert ui is not None and ui.queue_page is None
     assert "SMS" not in window.page_names()
     assert not window.sms_menu.menuAction().isVisible()
+
+
+def test_recipients_are_formatted_for_the_default_region(qtbot: QtBot, office: Office,
+                                                         office_window: MainWindow) -> None:
+    later = office.clock() + timedelta(hours=1)
+    office.services.outbound.send(office.staff, office.matter_id, "+12125550130", "a", later)
+    recipient = COLUMNS.index("Recipient")
+    page = refreshed(qtbot, office_window, 1)
+    assert page.model.index(0, recipient).data() == "(212) 555-0130"  # as the other views
+
+    office.services.settings.set(office.admin, "default_region", "GB")
+    page = refreshed(qtbot, office_window, 1)
+    qtbot.waitUntil(lambda: page.model.index(0, recipient).data() == "+1 212-555-0130")

@@ -3,66 +3,24 @@ through Link to case…, and unlinked again — end to end through the local Twi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QHeaderView, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from desktop_sms.app import build_main_window
-from desktop_sms.db.database import Database
 from desktop_sms.providers.base import SmsProvider
 from desktop_sms.providers.sandbox_server import SandboxServer
 from desktop_sms.services.matters import MatterInput
-from desktop_sms.services.poller import PollReport
-from desktop_sms.ui.inbound_integration import (
-    InboundIntegration,
-    inbound_integration_of,
-    install_inbound,
-)
+from desktop_sms.ui.inbound_integration import install_inbound
 from desktop_sms.ui.models.received_model import COLUMNS
 from desktop_sms.ui.windows.main_window import MainWindow
 from desktop_sms.ui.windows.received_page import ReceivedPage
-from tests.helpers.outbound_fixtures import OFFICE, Office, make_office
+from tests.helpers.outbound_fixtures import OFFICE, Office
+from tests.helpers.ui_office import integration, poll
 
 STRANGER = "+13125550177"
-
-
-@pytest.fixture
-def ui_office(sqlite_db: Database, sandbox_server: SandboxServer,
-              twilio_provider: SmsProvider, ui_config_dir: Path) -> Office:
-    """The `office` (fake clock, local Twilio server) on SQLite, for the UI."""
-    return make_office(sqlite_db, sandbox_server, lambda: twilio_provider)
-
-
-@pytest.fixture
-def window(qtbot: QtBot, ui_office: Office) -> Iterator[MainWindow]:
-    """The main window signed in as the paralegal, with the inbound views installed."""
-    w = build_main_window(ui_office.services, ui_office.staff)
-    install_inbound(w)
-    install_inbound(w)  # a second call (the lead's start-up and a test) changes nothing
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
-def integration(window: MainWindow) -> InboundIntegration:
-    found = inbound_integration_of(window)
-    assert found is not None
-    return found
-
-
-def poll(office: Office, provider: SmsProvider, window: MainWindow) -> PollReport:
-    """One poll of the local server, reported to the window as the background worker does."""
-    report = office.services.inbound.poller(lambda: provider).poll_once()
-    assert report.errors == []
-    window.background.report_poll(report)
-    return report
 
 
 def cell(page: ReceivedPage, row: int, column: str) -> str:
@@ -74,6 +32,17 @@ def click_row(qtbot: QtBot, page: ReceivedPage, row: int) -> None:
     page.table.scrollTo(index)
     qtbot.mouseClick(page.table.viewport(), Qt.MouseButton.LeftButton,
                      pos=page.table.visualRect(index).center())
+
+
+def client_then_stranger(server: SandboxServer, office: Office, client_text: str,
+                         stranger_text: str,
+                         stranger_media: list[tuple[str, bytes]] | None = None) -> None:
+    """A reply from the client's mobile (filed by rule), then one from a stranger."""
+    start = office.clock()
+    server.inject_inbound("(212) 555-0123", OFFICE, client_text,
+                          date_sent=start + timedelta(minutes=1))
+    server.inject_inbound(STRANGER, OFFICE, stranger_text, date_sent=start + timedelta(minutes=2),
+                          media=stranger_media)
 
 
 def test_unknown_sender_needs_review_then_is_linked_by_hand_and_unlinked(
@@ -89,6 +58,7 @@ def test_unknown_sender_needs_review_then_is_linked_by_hand_and_unlinked(
     page = integration(window).received_page
     assert page is not None and sms_page is not None
     assert sms_page.tab("Received") is page  # type: ignore[attr-defined]
+    sms_page.show_tab("Received")  # type: ignore[attr-defined]
 
     sandbox_server.inject_inbound(STRANGER, OFFICE, "Is my hearing\nstill on Monday?",
                                   date_sent=ui_office.clock() + timedelta(minutes=3))
@@ -177,12 +147,8 @@ def test_unknown_sender_needs_review_then_is_linked_by_hand_and_unlinked(
 def test_received_log_is_newest_first_with_media_count_and_automatic_rules(
         qtbot: QtBot, window: MainWindow, ui_office: Office, sandbox_server: SandboxServer,
         twilio_provider: SmsProvider) -> None:
-    start = ui_office.clock()
-    sandbox_server.inject_inbound("(212) 555-0123", OFFICE, "first <b>hi</b><img src=x>",
-                                  date_sent=start + timedelta(minutes=1))
-    sandbox_server.inject_inbound(STRANGER, OFFICE, "second",
-                                  date_sent=start + timedelta(minutes=2),
-                                  media=[("text/plain", b"a note"), ("text/plain", b"another")])
+    client_then_stranger(sandbox_server, ui_office, "first <b>hi</b><img src=x>", "second",
+                         [("text/plain", b"a note"), ("text/plain", b"another")])
     poll(ui_office, twilio_provider, window)
     page = integration(window).received_page
     assert page is not None
@@ -196,6 +162,29 @@ def test_received_log_is_newest_first_with_media_count_and_automatic_rules(
     assert page.detail_text.toPlainText() == "first <b>hi</b><img src=x>"
     assert page.links_list.count() == 1
     assert page.links_list.item(0).text() == "25-000001 — mobile phone on case"
+
+
+def test_review_and_rule_columns_fit_their_contents(
+        qtbot: QtBot, window: MainWindow, ui_office: Office, sandbox_server: SandboxServer,
+        twilio_provider: SmsProvider) -> None:
+    client_then_stranger(sandbox_server, ui_office, "filed by the rule", "needs a person")
+    page = integration(window).received_page
+    assert page is not None
+    font = page.table.font()
+    font.setPointSizeF(font.pointSizeF() * 1.6)  # a large system font, as on Windows at 150 %
+    page.table.setFont(font)
+    with qtbot.waitSignal(page.refreshed):
+        poll(ui_office, twilio_provider, window)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    assert cell(page, 0, "Review") == "needs review"
+    assert cell(page, 1, "Rule") == "mobile phone on case"
+    for name in ("Review", "Rule", "Cases", "From"):
+        column = COLUMNS.index(name)
+        # nothing elided: as wide as its widest cell (the bold "needs review" included)
+        assert page.table.columnWidth(column) >= page.table.sizeHintForColumn(column), name
+    header = page.table.horizontalHeader()
+    assert header.sectionResizeMode(COLUMNS.index("Text")) == QHeaderView.ResizeMode.Stretch
+    assert header.sectionResizeMode(COLUMNS.index("Rule")) == QHeaderView.ResizeMode.Interactive
 
 
 def test_no_received_tab_without_sms_access(qtbot: QtBot, ui_office: Office) -> None:

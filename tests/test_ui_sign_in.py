@@ -7,11 +7,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from desktop_sms.services.common import Actor
 from desktop_sms.services.container import Services
 from desktop_sms.services.demo import DEMO_PASSWORD
 from desktop_sms.services.local_config import LocalConfig
 from desktop_sms.ui.dialogs.first_admin_dialog import FirstAdminDialog
 from desktop_sms.ui.dialogs.sign_in_dialog import SignInDialog
+from desktop_sms.ui.dialogs.user_dialog import UserDialog
 
 
 def test_first_run_dialog_creates_the_first_admin(qtbot: QtBot, services: Services) -> None:
@@ -71,3 +73,76 @@ def test_sign_in_rejects_a_wrong_password_then_accepts_the_right_one(
         qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
     assert dialog.user is not None and dialog.user.name == "Sam Attorney"
     assert LocalConfig.load(config_file).last_username == "sam"
+
+
+def test_first_sign_in_chooses_a_password_then_signs_in(
+        qtbot: QtBot, services: Services, demo_actor: Actor, tmp_path: Path) -> None:
+    # An administrator adds Nora leaving the password empty (as `users add` without
+    # --password-stdin does).
+    add = UserDialog(services.users, demo_actor)
+    qtbot.addWidget(add)
+    add.open()
+    qtbot.keyClicks(add.name, "Nora New")
+    qtbot.keyClicks(add.username, "nora")
+    with qtbot.waitSignal(add.accepted):
+        qtbot.mouseClick(add.save_button, Qt.MouseButton.LeftButton)
+    nora = services.users.get("nora")
+    assert not nora.has_password
+    config_file = tmp_path / "desktop-sms.json"
+    dialog = SignInDialog(services.users, LocalConfig(), config_file, username="nora")
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitExposed(dialog)
+    assert not dialog.first_sign_in_note.isVisible() and not dialog.new_password.isVisible()
+
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.user is None
+    assert dialog.first_sign_in_note.isVisible()
+    assert dialog.first_sign_in_note.text() == "This is your first sign-in: choose a password."
+    assert dialog.new_password.isVisible() and dialog.new_password_again.isVisible()
+    assert not dialog.password.isVisible() and not dialog.error.isVisible()
+
+    qtbot.keyClicks(dialog.new_password, "nora's words")
+    qtbot.keyClicks(dialog.new_password_again, "nora's wordz")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.error.text() == "The two passwords are not the same."
+    assert not services.users.get("nora").has_password
+
+    dialog.new_password.clear()
+    qtbot.keyClicks(dialog.new_password, "short")
+    qtbot.keyClicks(dialog.new_password_again, "short")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert "at least 8" in dialog.error.text() and dialog.isVisible()
+
+    dialog.new_password.clear()
+    dialog.new_password_again.clear()
+    qtbot.keyClicks(dialog.new_password, "nora's words")
+    qtbot.keyClicks(dialog.new_password_again, "nora's words")
+    with qtbot.waitSignal(dialog.accepted):
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.user is not None and dialog.user.id == nora.id
+    assert services.users.authenticate("nora", "nora's words").name == "Nora New"
+    assert LocalConfig.load(config_file).last_username == "nora"
+    assert [e.username for e in services.audit.entries(demo_actor, action="user.password")] == [
+        "nora"]
+
+
+def test_first_sign_in_fields_go_away_when_the_username_changes(
+        qtbot: QtBot, services: Services, demo_actor: Actor, tmp_path: Path) -> None:
+    services.users.add(demo_actor, "nora", "Nora New")
+    dialog = SignInDialog(services.users, LocalConfig(), tmp_path / "c.json", username="nora")
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitExposed(dialog)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.new_password.isVisible()
+
+    dialog.username.selectAll()
+    qtbot.keyClicks(dialog.username, "sam")
+    assert not dialog.new_password.isVisible() and not dialog.first_sign_in_note.isVisible()
+    assert dialog.password.isVisible()
+    qtbot.keyClicks(dialog.password, DEMO_PASSWORD)
+    with qtbot.waitSignal(dialog.accepted):
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.user is not None and dialog.user.username == "sam"
+    assert not services.users.get("nora").has_password

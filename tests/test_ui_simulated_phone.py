@@ -2,76 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from desktop_sms.app import build_main_window
 from desktop_sms.providers.base import SmsProvider
-from desktop_sms.providers.sandbox_server import SandboxServer
-from desktop_sms.services.provider_factory import ProviderFactory
-from desktop_sms.services.settings import SettingsService
-from desktop_sms.ui.outbound_integration import OutboundUi, install_outbound, outbound_ui
 from desktop_sms.ui.windows.main_window import MainWindow
 from desktop_sms.ui.windows.simulated_phone import SimulatedPhoneWindow
-from tests.helpers.outbound_fixtures import OFFICE, MemoryCredentialStore, Office
-
-CLIENT = "+12125550123"
-
-
-class OfficeSandbox(ProviderFactory):
-    """Sandbox mode whose in-process server is the test's local server (kept running after)."""
-
-    def __init__(self, settings: SettingsService, server: SandboxServer,
-                 provider: SmsProvider) -> None:
-        super().__init__(settings, MemoryCredentialStore())
-        self._server = server
-        self._provider = provider
-        self.started = False
-
-    @property
-    def sandbox(self) -> SandboxServer | None:
-        return self._server if self.started else None
-
-    def start_sandbox(self) -> SandboxServer:
-        self.started = True
-        return self._server
-
-    def __call__(self) -> SmsProvider:
-        return self._provider
-
-    def close(self) -> None:
-        pass
+from tests.helpers.outbound_fixtures import OFFICE, Office
+from tests.helpers.ui_office import CLIENT, OfficeSandbox, outbound_ui_of
 
 
 @pytest.fixture
-def office_window(qtbot: QtBot, office: Office, twilio_provider: SmsProvider,
-                  ui_config_dir: Path) -> Iterator[MainWindow]:
-    """The main window over the office in sandbox mode (sandbox not started yet), as Pat."""
-    factory = OfficeSandbox(office.services.settings, office.server, twilio_provider)
-    office.services.providers = factory
-    office.services.dispatcher.provider_factory = factory
-    window = build_main_window(office.services, office.staff)
-    install_outbound(window)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close()
-
-
-def ui_of(window: MainWindow) -> OutboundUi:
-    ui = outbound_ui(window)
-    assert ui is not None
-    return ui
+def office_sandbox(office: Office, twilio_provider: SmsProvider) -> OfficeSandbox:
+    """Sandbox mode with the sandbox not started yet: opening the phone starts it."""
+    return OfficeSandbox(office.services.settings, office.server, twilio_provider, started=False)
 
 
 def open_phone(qtbot: QtBot, window: MainWindow) -> SimulatedPhoneWindow:
     """SMS → Simulated phone…; waits until the sandbox has started and the window shows."""
-    ui = ui_of(window)
+    ui = outbound_ui_of(window)
     ui.update_phone_action()
     assert ui.phone_action.isVisible()
     assert ui.phone_action in window.sms_menu.actions()
@@ -149,7 +101,7 @@ def test_pick_or_type_a_number_and_refresh_on_signals(qtbot: QtBot, office: Offi
     assert phone.conversation_texts()[-1].endswith("\nHello")
     assert len(phone.conversation_texts()) == 1  # the other number's STOP is not here
 
-    ui = ui_of(office_window)
+    ui = outbound_ui_of(office_window)
     assert ui.open_simulated_phone() is phone  # one window
     office.services.settings.set(office.admin, "provider", "twilio")
     ui.update_phone_action()

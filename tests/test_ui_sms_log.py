@@ -3,65 +3,23 @@ photo as a thumbnail; client text shown literally; the tab obeys the case_sms_lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
-from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
-from desktop_sms.app import build_main_window
-from desktop_sms.db.database import Database
 from desktop_sms.providers.base import SmsProvider
 from desktop_sms.providers.sandbox_server import SandboxServer
-from desktop_sms.ui.inbound_integration import install_inbound
 from desktop_sms.ui.widgets.sms_log_widget import SHARED_PHONE_NOTE, SmsLogTurnedOff, SmsLogWidget
 from desktop_sms.ui.windows.main_window import MainWindow
-from tests.helpers.outbound_fixtures import OFFICE, Office, make_office
-from tests.test_ui_received import integration, poll
-
-CLIENT = "+12125550123"
-
-
-def png_bytes(width: int = 3, height: int = 2) -> bytes:
-    """A small real PNG made by Qt."""
-    image = QImage(width, height, QImage.Format.Format_RGB32)
-    image.fill(QColor("#1d5fa8"))
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    assert image.save(buffer, "PNG")
-    buffer.close()
-    return bytes(data.data())
-
-
-@pytest.fixture
-def ui_office(sqlite_db: Database, sandbox_server: SandboxServer,
-              twilio_provider: SmsProvider, ui_config_dir: Path) -> Office:
-    return make_office(sqlite_db, sandbox_server, lambda: twilio_provider)
-
-
-@pytest.fixture
-def window(qtbot: QtBot, ui_office: Office) -> Iterator[MainWindow]:
-    w = build_main_window(ui_office.services, ui_office.staff)
-    install_inbound(w)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
+from tests.helpers.outbound_fixtures import OFFICE, Office
+from tests.helpers.ui_office import CLIENT, integration, matter_tab, png_bytes, poll
 
 
 def sms_log_of(qtbot: QtBot, window: MainWindow, matter_id: int) -> SmsLogWidget:
-    view = window.open_matter(matter_id)
-    qtbot.waitExposed(view)
-    view.tabs.setCurrentIndex(view.tab_index("SMS log"))
-    widget = view.tab("SMS log")
-    assert isinstance(widget, SmsLogWidget)
-    return widget
+    return matter_tab(qtbot, window, matter_id, "SMS log", SmsLogWidget)
 
 
 def test_sms_log_shows_the_sent_text_then_the_reply_with_its_photo(
@@ -163,3 +121,40 @@ def test_sms_log_tab_says_when_it_is_turned_off_in_preferences(
     # Turning it back on gives the open case its log.
     svc.settings.set(ui_office.admin, "case_sms_log", "true")
     qtbot.waitUntil(lambda: isinstance(view.tab("SMS log"), SmsLogWidget))
+
+
+def test_sms_log_shows_the_newest_text_at_the_bottom_in_full(
+        qtbot: QtBot, window: MainWindow, ui_office: Office) -> None:
+    svc = ui_office.services
+    later = ui_office.clock() + timedelta(hours=1)
+    for i in range(30):
+        svc.outbound.send(ui_office.staff, ui_office.matter_id, "212.555.0123",
+                          f"Reminder {i}: " + "please bring the signed lease and your ID. " * 4,
+                          send_at=later + timedelta(minutes=i))
+    log = sms_log_of(qtbot, window, ui_office.matter_id)
+    bar = log.scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: len(log.bubbles) == 30 and bar.maximum() > 0)
+
+    def newest_in_full() -> bool:
+        viewport = log.scroll.viewport()
+        bubble = log.bubbles[-1]
+        bottom = bubble.mapTo(viewport, bubble.rect().bottomLeft()).y()
+        return bar.value() == bar.maximum() and 0 <= bottom < viewport.height()
+
+    qtbot.waitUntil(newest_in_full)
+    QApplication.sendPostedEvents()  # every pending layout done: still at the bottom
+    assert newest_in_full()
+
+    # A new text while at the bottom: the log follows it.
+    svc.outbound.send(ui_office.staff, ui_office.matter_id, "212.555.0123", "One more",
+                      send_at=later + timedelta(hours=2))
+    with qtbot.waitSignal(log.refreshed):
+        log.refresh()
+    qtbot.waitUntil(lambda: log.texts()[-1] == ("outbound", "One more") and newest_in_full())
+
+    # Scrolled up to read: a reload leaves the place alone.
+    bar.setValue(0)
+    with qtbot.waitSignal(log.refreshed):
+        log.refresh()
+    QApplication.sendPostedEvents()
+    assert bar.value() == 0 and bar.maximum() > 0

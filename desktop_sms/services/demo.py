@@ -37,8 +37,8 @@ def seed_demo(services: Services, today: date | None = None) -> Actor:
     with services.db.transaction() as s:
         for i, stage in enumerate(stages):
             intake = today - timedelta(days=rng.randint(5, 700)) if stage != "prescreen" else None
-            opened = (intake + timedelta(days=rng.randint(3, 40))
-                      if intake and stage in ("open", "closed") else None)
+            opened = (min(intake + timedelta(days=rng.randint(3, 40)), today)
+                      if intake and stage in ("open", "closed") else None)  # never in the future
             mobile = f"+1 212 555 01{i + 10:02d}" if i % 9 != 5 else None
             home = f"(212) 555-01{(i * 7) % 50 + 50:02d}" if i % 4 == 0 else None
             name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 5) % len(LAST)]}"

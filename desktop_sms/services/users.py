@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import User
@@ -30,6 +30,10 @@ MIN_PASSWORD = 8
 
 class SignInFailed(ServiceError):
     """Wrong username or password (deliberately not saying which)."""
+
+
+class PasswordNotSet(SignInFailed):
+    """The account is active but has no password yet: the user must choose one (SPEC F16)."""
 
 
 @dataclass(frozen=True)
@@ -206,15 +210,45 @@ class UserService:
             audit.record(s, actor, "user.password", now, target_type="user", target_id=u.username)
 
     def authenticate(self, username: str, password: str) -> UserInfo:
-        """The user, if the password is right and the account active."""
+        """The user, if the password is right and the account active.
+
+        Raises PasswordNotSet for an active account added without a password: its first
+        sign-in chooses one (set_first_password).
+        """
         with self.db.session() as s:
             u = s.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
-            if u is None or not u.active or u.password_hash is None:
+            if u is None or not u.active:
                 raise SignInFailed("The username or password is not right.")
+            if u.password_hash is None:
+                raise PasswordNotSet("This is your first sign-in: choose a password.")
             try:
                 _hasher.verify(u.password_hash, password)
             except (VerificationError, InvalidHashError):
                 raise SignInFailed("The username or password is not right.") from None
+            return _info(u)
+
+    def set_first_password(self, username: str, new_password: str) -> UserInfo:
+        """Choose the password at first sign-in: only an active account that has none yet.
+
+        The update is conditional, so of two desktops racing the first one wins and the
+        other is refused; audited as user.password with the user as the actor.
+        """
+        hashed = hash_password(new_password)
+        now = self.clock()
+        key = username.strip().lower()
+        with self.db.transaction() as s:
+            done = s.execute(
+                update(User)
+                .where(func.lower(User.username) == key, User.active.is_(True),
+                       User.password_hash.is_(None))
+                .values(password_hash=hashed)
+                .execution_options(synchronize_session=False))
+            if getattr(done, "rowcount", 0) != 1:
+                raise SignInFailed("The username or password is not right.")
+            u = s.scalar(select(User).where(func.lower(User.username) == key))
+            assert u is not None
+            audit.record(s, Actor(u.id, u.username, u.role, u.sms_access), "user.password", now,
+                         target_type="user", target_id=u.username, detail="first sign-in")
             return _info(u)
 
     def _mobile(self, mobile: str | None) -> tuple[str | None, str | None]:

@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from desktop_sms.db.errors import describe_error, is_database_error
+
 log = logging.getLogger(__name__)
 
 SuccessCallback = Callable[[Any], None]
@@ -129,5 +131,8 @@ class TaskRunner(QObject):
         if callbacks.on_failure is not None:
             callbacks.on_failure(payload)
             return
-        log.error("background task failed", exc_info=payload)
-        self.task_failed.emit(str(payload) or type(payload).__name__)
+        log.error("background task failed: %s", type(payload).__name__)
+        if is_database_error(payload):
+            self.task_failed.emit(describe_error(payload))  # never the SQL: it may quote a body
+        else:
+            self.task_failed.emit(str(payload) or type(payload).__name__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -16,12 +17,18 @@ from PySide6.QtWidgets import (
 
 from desktop_sms.services.common import ServiceError
 from desktop_sms.services.local_config import LocalConfig
-from desktop_sms.services.users import UserInfo, UserService
+from desktop_sms.services.users import PasswordNotSet, UserInfo, UserService
 from desktop_sms.ui.widgets.error_label import ErrorLabel
+
+FIRST_SIGN_IN_TEXT = "This is your first sign-in: choose a password."
 
 
 class SignInDialog(QDialog):
-    """Username and password; accepted with `user` set once the service says they are right."""
+    """Username and password; accepted with `user` set once the service says they are right.
+
+    A user added without a password (SPEC F16) chooses one here at first sign-in: the dialog
+    swaps the password field for "Choose a password" and "Repeat it".
+    """
 
     def __init__(self, users: UserService, config: LocalConfig | None = None,
                  config_file: Path | None = None, username: str | None = None,
@@ -41,9 +48,23 @@ class SignInDialog(QDialog):
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("Password")
-        form = QFormLayout()
-        form.addRow("&Username", self.username)
-        form.addRow("&Password", self.password)
+        self.new_password = QLineEdit()
+        self.new_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.new_password.setAccessibleName("Choose a password")
+        self.new_password_again = QLineEdit()
+        self.new_password_again.setEchoMode(QLineEdit.EchoMode.Password)
+        self.new_password_again.setAccessibleName("Repeat it")
+        self.first_sign_in_note = QLabel(FIRST_SIGN_IN_TEXT)
+        self.first_sign_in_note.setObjectName("firstSignInNote")
+        self.first_sign_in_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.first_sign_in_note.setWordWrap(True)
+        self._form = QFormLayout()
+        self._form.addRow("&Username", self.username)
+        self._form.addRow("&Password", self.password)
+        self._form.addRow("&Choose a password", self.new_password)
+        self._form.addRow("&Repeat it", self.new_password_again)
+        self.choosing_password = False
+        self.username.textEdited.connect(self._username_edited)
         self.error = ErrorLabel()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
@@ -54,20 +75,68 @@ class SignInDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(heading)
-        layout.addLayout(form)
+        layout.addWidget(self.first_sign_in_note)
+        layout.addLayout(self._form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
+        self._show_first_password(False)
         (self.password if self.username.text() else self.username).setFocus()
 
+    def _show_first_password(self, choosing: bool) -> None:
+        """Swap between the password field and the two fields of a first password."""
+        self.choosing_password = choosing
+        self.first_sign_in_note.setVisible(choosing)
+        self._form.setRowVisible(self.password, not choosing)
+        self._form.setRowVisible(self.new_password, choosing)
+        self._form.setRowVisible(self.new_password_again, choosing)
+        self.new_password.clear()
+        self.new_password_again.clear()
+        if choosing:
+            self.password.clear()
+            self.error.show_error(None)
+            self.new_password.setFocus()
+
+    def _username_edited(self, _text: str) -> None:
+        if self.choosing_password:  # another account: ask for its password again
+            self._show_first_password(False)
+            self.password.setFocus()
+
     def sign_in(self) -> None:
-        """Check the password; on success remember the username and accept."""
+        """Check the password (or set the first one); on success remember the username."""
+        if self.choosing_password:
+            self._set_first_password()
+            return
         try:
             user = self._users.authenticate(self.username.text(), self.password.text())
+        except PasswordNotSet:
+            self._show_first_password(True)
+            return
         except ServiceError as exc:
             self.error.show_error(str(exc))
             self.password.clear()
             self.password.setFocus()
             return
+        self._signed_in(user)
+
+    def _set_first_password(self) -> None:
+        if not self.new_password.text():
+            self.error.show_error("Please choose a password.")
+            self.new_password.setFocus()
+            return
+        if self.new_password.text() != self.new_password_again.text():
+            self.error.show_error("The two passwords are not the same.")
+            self.new_password_again.clear()
+            self.new_password_again.setFocus()
+            return
+        try:
+            user = self._users.set_first_password(self.username.text(), self.new_password.text())
+        except ServiceError as exc:
+            self.error.show_error(str(exc))
+            self.new_password.setFocus()
+            return
+        self._signed_in(user)
+
+    def _signed_in(self, user: UserInfo) -> None:
         self.user = user
         self.error.show_error(None)
         self._config.last_username = user.username

@@ -57,6 +57,7 @@ class UserDialog(QDialog):
         self.active = QCheckBox("Active (may sign in)")
         self.active.setChecked(user.active if user else True)
         self.password = _password_field()
+        self.password.setPlaceholderText("empty: chosen at first sign-in")
         self.password_again = _password_field()
 
         form = QFormLayout()
@@ -89,13 +90,12 @@ class UserDialog(QDialog):
                 if self.password.text() != self.password_again.text():
                     self.error.show_error("The two passwords are not the same.")
                     return
-                if not self.password.text():
-                    self.error.show_error("Please choose a password.")
-                    return
+                # left empty, the user chooses a password at first sign-in (SPEC F16)
                 self.user = self._users.add(
                     self._actor, self.username.text(), self.name.text(),
                     mobile=self.mobile.text() or None, role=str(self.role.currentData()),
-                    password=self.password.text(), sms_access=self.sms_access.isChecked())
+                    password=self.password.text() or None,
+                    sms_access=self.sms_access.isChecked())
             else:
                 old = self._editing
                 role = str(self.role.currentData())
@@ -133,6 +133,7 @@ class ResetPasswordDialog(QDialog):
         intro.setTextFormat(Qt.TextFormat.PlainText)
         intro.setWordWrap(True)
         self.password = _password_field()
+        self.password.setPlaceholderText("empty: chosen at first sign-in")
         self.password_again = _password_field()
         form = QFormLayout()
         form.addRow("New &password", self.password)

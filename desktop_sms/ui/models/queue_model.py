@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from desktop_sms.domain.phones import DEFAULT_REGION, format_display
 from desktop_sms.services.outbound import QueueRow
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -27,16 +28,23 @@ def _one_line(text: str, limit: int = 80) -> str:
 
 
 class QueueTableModel(QAbstractTableModel):
-    """Holds the rows OutboundService.queue() returned; the page refreshes it off the GUI thread."""
+    """Holds the rows OutboundService.queue() returned; the page refreshes it off the GUI thread.
+
+    Recipients show as people read them ("(212) 555-0130"), formatted for the office's default
+    region as the other views do.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[QueueRow] = []
+        self._region = DEFAULT_REGION
 
-    def set_rows(self, rows: list[QueueRow]) -> None:
-        """Replace every row."""
+    def set_rows(self, rows: list[QueueRow], region: str | None = None) -> None:
+        """Replace every row; region is the default_region setting (kept when None)."""
         self.beginResetModel()
         self._rows = list(rows)
+        if region:
+            self._region = region
         self.endResetModel()
 
     def row_at(self, row: int) -> QueueRow | None:
@@ -71,7 +79,7 @@ class QueueTableModel(QAbstractTableModel):
         if r is None or not index.isValid():
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._cell(r, index.column())
+            return self._cell(r, index.column(), self._region)
         if role == Qt.ItemDataRole.ToolTipRole:
             if index.column() == 7:
                 return r.body
@@ -84,13 +92,13 @@ class QueueTableModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _cell(r: QueueRow, column: int) -> str:
+    def _cell(r: QueueRow, column: int, region: str = DEFAULT_REGION) -> str:
         if column == 0:
             return r.send_at.astimezone().strftime("%Y-%m-%d %H:%M")
         if column == 1:
             return STATE_LABELS.get(r.state, r.state)
         if column == 2:
-            return r.to
+            return format_display(r.to, region)
         if column == 3:
             return r.case_number or "—"
         if column == 4:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -226,6 +226,14 @@ class SmsLogWidget(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self._container)
         self.scroll.setAccessibleName("SMS conversation")
+        # Follow the newest text as a chat does: while the user is at the bottom (and on the
+        # first load), stay there whenever the range grows. The range only reaches its final
+        # size once the new bubbles are laid out, after the load, so a one-off scroll at the
+        # time of loading stops short and cuts off the newest bubble.
+        self._follow_newest = True
+        bar = self.scroll.verticalScrollBar()
+        bar.rangeChanged.connect(self._range_changed)
+        bar.valueChanged.connect(self._value_changed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.note_label)
@@ -257,8 +265,6 @@ class SmsLogWidget(QWidget):
             self.refreshed.emit()
 
     def _render(self, snap: ConversationSnapshot) -> None:
-        at_bottom = (self.scroll.verticalScrollBar().value()
-                     >= self.scroll.verticalScrollBar().maximum() - 4)
         for bubble in self.bubbles:
             self._column.removeWidget(bubble)
             bubble.deleteLater()
@@ -278,8 +284,16 @@ class SmsLogWidget(QWidget):
                         (lambda d=doc: self.save_as(d)) if doc is not None else None))
             self._column.insertWidget(self._column.count() - 1, bubble)
             self.bubbles.append(bubble)
-        if at_bottom:  # keep the newest text in view, as a chat does
-            QTimer.singleShot(0, self._scroll_to_bottom)
+        if self._follow_newest:  # the range may be final already; else _range_changed scrolls
+            self._scroll_to_bottom()
+
+    def _range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow_newest:
+            self.scroll.verticalScrollBar().setValue(maximum)
+
+    def _value_changed(self, value: int) -> None:
+        # The user scrolled up to read: stop following until they come back to the bottom.
+        self._follow_newest = value >= self.scroll.verticalScrollBar().maximum() - 4
 
     def _scroll_to_bottom(self) -> None:
         if widget_alive(self):

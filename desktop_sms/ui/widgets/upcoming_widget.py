@@ -15,7 +15,10 @@ DEFAULT_DAYS = 7
 
 
 class UpcomingWidget(QWidget):
-    """The signed-in user's tasks and events of the next days; emits edit_requested(item id)."""
+    """The signed-in user's tasks and events of the next days; emits edit_requested(item id).
+
+    It has no heading of its own: the Home page's "My upcoming tasks and events" box is it.
+    """
 
     edit_requested = Signal(int)
 
@@ -26,8 +29,6 @@ class UpcomingWidget(QWidget):
         self._calendar = calendar
         self._user_id = user_id
         self._days = days
-        heading = QLabel("My upcoming tasks and events")
-        heading.setObjectName("sectionHeading")
         self.tree = CalendarTree(calendar)
         self.tree.edit_requested.connect(self.edit_requested)
         self.message = QLabel()
@@ -35,7 +36,6 @@ class UpcomingWidget(QWidget):
         self.message.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(heading)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.message)
         self.refresh()

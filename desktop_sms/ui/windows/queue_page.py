@@ -53,6 +53,13 @@ def load_queue(services: Services, mine_user_id: int | None, case_text: str) -> 
     return services.outbound.queue(mine_user_id=mine_user_id, matter_id=matter.id)
 
 
+def load_queue_page(services: Services, mine_user_id: int | None,
+                    case_text: str) -> tuple[list[QueueRow], str]:
+    """The queue (as load_queue) and the default region its numbers are shown for."""
+    return (load_queue(services, mine_user_id, case_text),
+            str(services.settings.get("default_region")))
+
+
 def send_missed(outbound: OutboundService, actor: Actor,
                 ids: list[int]) -> list[tuple[int, str | None]]:
     """Re-queue each missed message; (id, None) when queued, (id, sentence) when refused."""
@@ -178,21 +185,22 @@ class QueuePage(QWidget):
             return
         self._refreshing = True
         mine = self._actor.user_id if self.mine_checkbox.isChecked() else None
-        self._runner.run(load_queue, self._services, mine, self.case_filter.text(),
+        self._runner.run(load_queue_page, self._services, mine, self.case_filter.text(),
                          on_success=self._on_loaded, on_failure=self._on_load_failed)
 
     def _periodic_refresh(self) -> None:
         if self.isVisible():
             self.refresh()
 
-    def _on_loaded(self, rows: list[QueueRow]) -> None:
+    def _on_loaded(self, loaded: tuple[list[QueueRow], str]) -> None:
         self._refreshing = False
         if self._refresh_again:
             self._refresh_again = False
             self.refresh()
             return
+        rows, region = loaded
         selected = set(self.selected_ids())
-        self.model.set_rows(rows)
+        self.model.set_rows(rows, region)
         self.select_ids([r.id for r in rows if r.id in selected])
         self.count_label.setText("1 text" if len(rows) == 1 else f"{len(rows):,} texts")
         self.error.show_error(None)

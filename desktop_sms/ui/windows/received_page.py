@@ -176,6 +176,7 @@ class ReceivedPage(QWidget):
         keep = self._pending_select
         self._pending_select = None
         self.model.set_rows(snap.rows)
+        self._fit_columns()
         shown = len(snap.rows)
         what = "need review" if self.needs_review_only.isChecked() else "received"
         text = f"{snap.total} {what}"
@@ -192,6 +193,13 @@ class ReceivedPage(QWidget):
             self.needs_review_count = snap.needs_review
             self.needs_review_count_changed.emit(snap.needs_review)
         self.refreshed.emit()
+
+    def _fit_columns(self) -> None:
+        """Size every column but Text (which stretches) to its contents and header, so
+        "needs review" and long rule names are never cut off; the user may still drag them."""
+        for column, name in enumerate(COLUMNS):
+            if name != "Text":
+                self.table.resizeColumnToContents(column)
 
     def _failed(self, generation: int, exc: BaseException) -> None:
         if widget_alive(self) and generation == self._generation:
