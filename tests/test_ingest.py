@@ -415,3 +415,76 @@ def second_provider(sandbox_server: SandboxServer) -> Iterator[TwilioProvider]:
     """Another desktop's provider on the same local server."""
     sid, token = sandbox_server.credentials
     yield TwilioProvider(sid, token, api_base_url=sandbox_server.base_url, timeout=5.0)
+
+
+def test_each_note_and_alert_belongs_to_its_own_link(
+        db: Database, sandbox_server: SandboxServer, sandbox_clock: ManualClock,
+        twilio_provider: TwilioProvider) -> None:
+    """Notes and alerts are written from the message's links in one statement each: every link
+    gets exactly one note (pointing at it, with the sender formatted) and one alert."""
+    ids = [add_matter(db, f"25-00010{i}", mobile=CLIENT, intake=date(2025, 1, 1 + i))
+           for i in range(4)]
+    poller = make_poller(db, sandbox_clock, twilio_provider)
+    sandbox_server.inject_inbound(CLIENT, OFFICE, "family phone", media=[("image/jpeg", JPEG)])
+    report = poller.poll_once()
+    assert report.errors == [] and report.filed_matter_ids == ids
+    with db.session() as s:
+        links = {link.id: link.matter_id for link in s.scalars(select(MessageLink))}
+        notes = list(s.scalars(select(CaseNote)))
+        docs = list(s.scalars(select(Document)))
+    assert sorted(links.values()) == ids
+    assert sorted((n.link_id, n.matter_id) for n in notes) == sorted(links.items())
+    assert {n.subject for n in notes} == {"SMS received from (212) 555-0123"}
+    assert {n.body for n in notes} == {"family phone"} and not any(n.withdrawn for n in notes)
+    assert sorted((d.matter_id, d.note_id) for d in docs) == sorted(
+        (n.matter_id, n.id) for n in notes)
+    assert count(db, Alert) == 4 and count(db, Alert, Alert.dismissed_at.is_(None)) == 4
+
+
+def test_a_poll_reads_the_filing_settings_once_and_trusts_its_stored_filter(
+        db: Database, sandbox_server: SandboxServer, sandbox_clock: ManualClock,
+        twilio_provider: TwilioProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    import desktop_sms.services.ingest as ingest_module
+
+    add_matter(db, "25-000001", mobile=CLIENT, intake=date(2025, 1, 1))
+    poller = make_poller(db, sandbox_clock, twilio_provider)
+    for i in range(3):
+        sandbox_server.inject_inbound(CLIENT, OFFICE, f"reply {i}", media=[("image/jpeg", JPEG)])
+    reads: list[tuple[str, ...]] = []
+    real_read = ingest_module.read_settings
+
+    def counting_read(session: Any, *keys: str) -> list[Any]:
+        reads.append(keys)
+        return real_read(session, *keys)
+
+    monkeypatch.setattr(ingest_module, "read_settings", counting_read)
+    monkeypatch.setattr(InboundIngest, "is_stored", lambda self, sid: pytest.fail("re-checked"))
+    report = poller.poll_once()
+    assert report.errors == [] and len(report.new_inbound_ids) == 3
+    assert reads == [("inbound_matching", "default_region")]  # once per poll, not per message
+    with db.session() as s:
+        assert set(s.scalars(select(InboundMessage.matching_mode))) == {"all_related"}
+
+
+def test_outside_a_poll_each_message_reads_the_mode_in_force(
+        db: Database, sandbox_clock: ManualClock) -> None:
+    settings = make_settings(db, sandbox_clock, "all_related")
+    ingest = InboundIngest(db, settings, sandbox_clock)
+    a = add_matter(db, "25-000001", mobile=CLIENT, intake=date(2025, 1, 1))
+    b = add_matter(db, "25-000002", home=CLIENT, intake=date(2025, 2, 1))
+    now = sandbox_clock()
+
+    def msg(sid: str) -> ProviderMessage:
+        return ProviderMessage(sid=sid, direction="inbound", from_=CLIENT, to=OFFICE, body="hi",
+                               status="received", date_sent=now)
+
+    assert ingest.ingest(msg("SM1"), StubProvider()).matter_ids == [a]  # type: ignore[arg-type]
+    settings.set(SYSTEM, "inbound_matching", "most_recent_intake")
+    assert ingest.ingest(msg("SM2"), StubProvider()).matter_ids == [b]  # type: ignore[arg-type]
+    with ingest.polling() as scope:  # a poll keeps the mode it began with
+        settings.set(SYSTEM, "inbound_matching", "all_related")
+        assert str(scope.mode) == "most_recent_intake"
+        with ingest.polling() as inner:
+            assert inner is scope
+        assert ingest.ingest(msg("SM3"), StubProvider()).matter_ids == [b]  # type: ignore[arg-type]
+    assert ingest.ingest(msg("SM4"), StubProvider()).matter_ids == [a]  # type: ignore[arg-type]

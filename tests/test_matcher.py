@@ -220,3 +220,52 @@ def test_number_formats_match_the_same_client(db: Database) -> None:
 def test_match_now_uses_its_own_session(db: Database) -> None:
     a = add_matter(db, "25-000009", mobile=N, intake=date(2025, 1, 1))
     assert [d.matter_id for d in InboundMatcher(db).match_now(N, T, "all_related")] == [a]
+
+
+def test_one_statement_per_mode_agrees_with_the_domain_rules_on_random_data(db: Database) -> None:
+    """`match` (one prebuilt statement per mode) gives what `decide_links` gives over the facts
+    the matcher fetches separately, on random matters, texts and reply times (with
+    microseconds, and replies at exactly a text's send time)."""
+    import random
+
+    from desktop_sms.domain.matching import decide_links
+
+    rng = random.Random(20260110)
+    numbers = [f"+1212555{n:04d}" for n in range(120, 126)]
+    matters: list[int] = []
+    for i in range(30):
+        intake = D(2020 + rng.randrange(6), 1 + rng.randrange(12), 1) if rng.random() < 0.7 else None
+        opened = D(2021 + rng.randrange(5), 1 + rng.randrange(12), 1) if rng.random() < 0.5 else None
+        matters.append(add_matter(db, f"26-{i:06d}", mobile=rng.choice([*numbers, None]),
+                                  home=rng.choice([*numbers, None, None]), intake=intake,
+                                  opened=opened))
+    times: list[datetime] = []
+    for _ in range(60):
+        sent = T - timedelta(hours=rng.randrange(1, 500), microseconds=rng.randrange(10**6))
+        times.append(sent)
+        add_outbound(db, rng.choice([*matters, None]), rng.choice(numbers), sent,
+                     accepted=rng.random() < 0.85, kind="reminder" if rng.random() < 0.05 else "client")
+    matcher = InboundMatcher(db)
+    checked = 0
+    with db.session() as s:
+        for when in [T, *rng.sample(times, 15)]:
+            for number in numbers:
+                candidates = matcher.candidates(s, number)
+                for mode in MatchingMode:
+                    facts = (matcher.texted_by(s, number, when) if mode is MatchingMode.ALL_RELATED
+                             else matcher.latest_outbound(s, number, when))
+                    assert matcher.match(s, number, when, mode) == decide_links(
+                        mode, when, candidates, facts), (number, when, mode)
+                    checked += 1
+    assert checked == 16 * len(numbers) * 4
+
+
+def test_mode_may_be_given_as_text_or_enum_and_unknown_modes_are_refused(db: Database) -> None:
+    a = add_matter(db, "25-000010", mobile=N, intake=date(2025, 1, 1))
+    with db.session() as s:
+        matcher = InboundMatcher(db)
+        assert matcher.match(s, N, T, "most_recent_intake") == matcher.match(
+            s, N, T, MatchingMode.MOST_RECENT_INTAKE)
+        assert [d.matter_id for d in matcher.match(s, N, T, "most_recent_intake")] == [a]
+        with pytest.raises(ValueError):
+            matcher.match(s, N, T, "nearest")

@@ -314,3 +314,28 @@ def test_permanent_errors_fail_at_once_with_a_sentence(office: Office, to: str, 
     assert re.search(words, msg.error_message or "", re.I)
     if code == 21610:
         assert svc.outbound.opted_out(to)
+
+
+def test_a_send_that_timed_out_after_acceptance_is_found_not_resent(
+        db: Database, sandbox_server: SandboxServer) -> None:
+    """A read time-out hides whether Twilio took the text: the retry looks before it sends."""
+    from tests.helpers.outbound_fixtures import make_office
+
+    sid, token = sandbox_server.credentials
+    impatient = TwilioProvider(sid, token, api_base_url=sandbox_server.base_url, timeout=0.3)
+    office = make_office(db, sandbox_server, lambda: impatient)
+    svc = office.services
+    mid = svc.outbound.send(office.staff, office.matter_id, CLIENT, "slow answer")
+    sandbox_server.set_faults(latency_ms=1500)
+    report = svc.dispatcher.run_due()
+    assert report.retried == [mid]
+    msg = _state(svc.db, mid)
+    assert msg.state == "queued" and msg.verify_since is not None
+    assert office.server_bodies() == ["slow answer"]  # Twilio did accept it
+    sandbox_server.clear_faults()
+    office.clock.advance(minutes=6)
+    assert svc.dispatcher.run_due().sent == [mid]
+    msg = _state(svc.db, mid)
+    at_server = [m for m in sandbox_server.messages() if m["body"] == "slow answer"]
+    assert len(at_server) == 1 and msg.provider_sid == at_server[0]["sid"]
+    assert msg.state == "sent" and msg.verify_since is None

@@ -80,3 +80,20 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30.0
     assert parse_retry_after("garbage", now) is None
     assert parse_retry_after(None) is None
+
+
+def test_only_failures_before_the_request_went_out_are_unambiguous() -> None:
+    """A read time-out may hide an accepted text: the dispatcher must look before resending."""
+    import requests
+
+    from desktop_sms.providers.errors import error_from_exception
+
+    assert error_from_exception(requests.ReadTimeout("read timed out")).ambiguous
+    assert not error_from_exception(requests.ConnectTimeout("connect timed out")).ambiguous
+    refused = requests.ConnectionError("HTTPConnectionPool: Max retries exceeded (Caused by "
+                                       "NewConnectionError: Failed to establish a new connection: "
+                                       "[Errno 111] Connection refused)")
+    assert not error_from_exception(refused).ambiguous
+    dropped = requests.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end "
+                                       "closed connection without response'))")
+    assert error_from_exception(dropped).ambiguous and error_from_exception(dropped).transient

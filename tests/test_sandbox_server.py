@@ -405,3 +405,93 @@ def test_helpers() -> None:
     assert keyword_of("  Stop!! ") == "STOP"
     assert count_segments("a" * 160) == 1 and count_segments("a" * 161) == 2
     assert count_segments("é" * 70) == 1 and count_segments("ő" * 71) == 2
+
+
+# --- HTTP/1.1 keep-alive ---------------------------------------------------------------------
+
+def _raw(conn: Any, method: str, path: str, auth: tuple[str, str] | None = None) -> Any:
+    headers = {}
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+    conn.request(method, path, headers=headers)
+    response = conn.getresponse()
+    response.body = response.read()
+    return response
+
+
+def test_one_connection_serves_many_requests_including_errors_and_redirects(
+        api: Api, sandbox_server: SandboxServer) -> None:
+    import http.client
+
+    sid = sandbox_server.inject_inbound(CLIENT_NUMBER, OFFICE_NUMBER, "photo",
+                                        media=[("image/png", b"\x89PNG\r\n\x1a\n" + b"0" * 20)])
+    media = api.get(f"/2010-04-01/Accounts/{{ac}}/Messages/{sid}/Media.json").json()["media_list"]
+    conn = http.client.HTTPConnection("127.0.0.1", sandbox_server.port, timeout=5)
+    try:
+        ok = _raw(conn, "GET", MESSAGES.format(ac=api.ac), api.auth)
+        sock = conn.sock
+        assert ok.status == 200 and ok.version == 11 and json.loads(ok.body)["messages"]
+        assert int(ok.getheader("Content-Length")) == len(ok.body)
+        bad = _raw(conn, "GET", MESSAGES.format(ac=api.ac), ("AC" + "0" * 32, "wrong"))
+        assert bad.status == 401 and int(bad.getheader("Content-Length")) == len(bad.body) > 0
+        missing = _raw(conn, "GET", "/nowhere", api.auth)
+        assert missing.status == 404 and json.loads(missing.body)["code"] == 20404
+        redirect = _raw(conn, "GET", media[0]["uri"].removesuffix(".json"), api.auth)
+        assert redirect.status == 307 and redirect.getheader("Content-Length") == "0"
+        sandbox_server.set_faults(rate_limit=1, retry_after=2)
+        limited = _raw(conn, "GET", MESSAGES.format(ac=api.ac), api.auth)
+        assert limited.status == 429 and json.loads(limited.body)["code"] == 20429
+        deleted = _raw(conn, "DELETE", f"/2010-04-01/Accounts/{api.ac}/Messages/{sid}.json",
+                       api.auth)
+        assert deleted.status == 204 and deleted.body == b""
+        assert deleted.getheader("Content-Length") is None  # a 204 has no body
+        again = _raw(conn, "GET", MESSAGES.format(ac=api.ac), api.auth)
+        assert again.status == 200 and json.loads(again.body)["messages"] == []
+        assert conn.sock is sock  # every answer above came over the one connection
+    finally:
+        conn.close()
+
+
+def test_media_listener_keeps_the_connection_too(api: Api, sandbox_server: SandboxServer) -> None:
+    import http.client
+
+    sandbox_server.inject_inbound(CLIENT_NUMBER, OFFICE_NUMBER, "photo",
+                                  media=[("image/png", b"\x89PNG\r\n\x1a\n" + b"1" * 20)])
+    token = next(iter(sandbox_server.state.media_by_token))
+    conn = http.client.HTTPConnection("127.0.0.1", sandbox_server.media_port, timeout=5)
+    try:
+        first = _raw(conn, "GET", f"/media/{token}")
+        sock = conn.sock
+        missing = _raw(conn, "GET", "/media/unknown")
+        second = _raw(conn, "GET", f"/media/{token}")
+        assert (first.status, missing.status, second.status) == (200, 404, 200)
+        assert first.body == second.body and first.body.startswith(b"\x89PNG")
+        assert missing.body == b"Not Found" and conn.sock is sock
+    finally:
+        conn.close()
+
+
+def test_stopping_the_server_ends_kept_alive_connections() -> None:
+    with SandboxServer() as server:
+        session = requests.Session()
+        assert session.get(server.base_url + "/_sandbox/messages", timeout=5).status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        session.get(server.base_url + "/_sandbox/messages", timeout=2)
+    session.close()
+
+
+def test_a_page_serializes_only_its_own_messages(api: Api, sandbox_server: SandboxServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(30):
+        sandbox_server.inject_inbound(CLIENT_NUMBER, OFFICE_NUMBER, f"m{i}")
+    rendered: list[str] = []
+    real = SandboxServer.message_json
+
+    def counting(self: SandboxServer, msg: Any) -> dict[str, Any]:
+        rendered.append(msg.sid)
+        return real(self, msg)
+
+    monkeypatch.setattr(SandboxServer, "message_json", counting)
+    page = api.get(MESSAGES, params={"PageSize": "7"}).json()
+    assert len(page["messages"]) == 7 and len(rendered) == 7
+    assert rendered == [m["sid"] for m in page["messages"]]

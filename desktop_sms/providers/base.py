@@ -56,12 +56,15 @@ class ProviderError(Exception):
     transient: bool = False
 
     def __init__(self, sentence: str, code: int | None = None, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, ambiguous: bool = False) -> None:
         super().__init__(sentence)
         self.sentence = sentence
         self.code = code
         self.status = status
         self.retry_after = retry_after
+        # True when the request may have reached the provider and been acted on (a read
+        # time-out, a connection dropped mid-answer): a send must be looked up before a resend.
+        self.ambiguous = ambiguous
 
 
 class InvalidNumberError(ProviderError):

@@ -116,6 +116,14 @@ def _code_from_body(text: str | None) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def _maybe_delivered(exc: BaseException) -> bool:
+    """False only when the connection certainly failed before the request went out."""
+    text = repr(exc)
+    never_sent = ("NewConnectionError", "Failed to establish", "Connection refused",
+                  "NameResolutionError", "getaddrinfo", "Name or service not known")
+    return not any(marker in text for marker in never_sent)
+
+
 def error_from_exception(exc: BaseException, last_headers: Mapping[str, str] | None = None) -> ProviderError:
     """Map a twilio/requests exception to a typed error.
 
@@ -143,10 +151,12 @@ def error_from_exception(exc: BaseException, last_headers: Mapping[str, str] | N
             return error_for(status, _code_from_body(getattr(response, "text", None)),
                              retry_after_from_headers(headers))
         return UnknownProviderError(SENTENCE_UNKNOWN.format(code="unknown"))
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.ConnectTimeout):  # never reached the provider
         return TransientProviderError(SENTENCE_TIMEOUT)
+    if isinstance(exc, requests.Timeout):  # sent, but no answer: it may have been accepted
+        return TransientProviderError(SENTENCE_TIMEOUT, ambiguous=True)
     if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-        return TransientProviderError(SENTENCE_CONNECTION)
+        return TransientProviderError(SENTENCE_CONNECTION, ambiguous=_maybe_delivered(exc))
     if isinstance(exc, requests.RequestException | OSError):
         return TransientProviderError(SENTENCE_CONNECTION)
     return UnknownProviderError(SENTENCE_UNKNOWN.format(code=type(exc).__name__))

@@ -18,7 +18,7 @@ import socket
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -411,8 +411,8 @@ class SandboxServer:
         self.state = SandboxState(clock or utc_now, progress_delay, incoming_numbers)
         self.media_requests: list[dict[str, str]] = []  # headers seen by the media listener
         self.api_requests: list[tuple[str, str]] = []  # (method, path with query) of API calls
-        self._api: ThreadingHTTPServer | None = None
-        self._media: ThreadingHTTPServer | None = None
+        self._api: _Server | None = None
+        self._media: _Server | None = None
         self._threads: list[threading.Thread] = []
 
     # --- life cycle -------------------------------------------------------------------------
@@ -438,6 +438,7 @@ class SandboxServer:
             if srv is not None:
                 srv.shutdown()
                 srv.server_close()
+                srv.close_open_connections()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
@@ -634,15 +635,46 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.sandbox = sandbox
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore clients that went away (and injected dropped connections)."""
 
+    # HTTP/1.1 keeps connections open between requests: remember them, so that stopping the
+    # server also ends the idle ones (a stopped server must not answer on a kept connection).
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection in its own thread, remembering its socket."""
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
 
-def page_envelope(path: str, query: list[tuple[str, str]], key: str, items: list[dict[str, Any]],
-                  ids: list[str]) -> dict[str, Any]:
-    """Slice a newest-first list into one page with Twilio's envelope keys."""
+    def shutdown_request(self, request: Any) -> None:
+        """Forget and close a finished connection."""
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        """End every kept-alive connection (their handler threads then return)."""
+        with self._open_lock:
+            sockets = list(self._open)
+            self._open.clear()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def page_envelope(path: str, query: list[tuple[str, str]], key: str, items: Sequence[Any],
+                  ids: list[str], render: Callable[[Any], dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    """Slice a newest-first list into one page with Twilio's envelope keys.
+
+    `render`, when given, turns each item of the page (only) into its JSON object.
+    """
     params = dict(query)
     filters = [(k, v) for k, v in query if k not in ("PageSize", "Page", "PageToken")]
     try:
@@ -654,7 +686,9 @@ def page_envelope(path: str, query: list[tuple[str, str]], key: str, items: list
     token = params.get("PageToken", "")
     if token.startswith("PA") and token[2:] in ids:
         start = ids.index(token[2:]) + 1  # continue after the last item of the previous page
-    chunk = items[start:start + page_size]
+    chunk = list(items[start:start + page_size])
+    if render is not None:
+        chunk = [render(item) for item in chunk]
 
     def uri(p: int, tok: str | None = None) -> str:
         q = [*filters, ("PageSize", str(page_size)), ("Page", str(p))]
@@ -688,7 +722,14 @@ class _ApiHandler(BaseHTTPRequestHandler):
 
     server: _Server
     server_version = "DesktopSmsSandbox/1.0"
-    protocol_version = "HTTP/1.0"
+    # HTTP/1.1: the client keeps its connection between requests (every response below has
+    # a Content-Length, or is a 204 without a body). An idle connection is closed after
+    # `timeout` seconds, and stopping the server closes them all.
+    protocol_version = "HTTP/1.1"
+    timeout = 60.0
+    # Headers and body are separate writes; with Nagle on, a kept-alive connection waits for
+    # the client's delayed ACK (~40 ms) before the body goes out.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Stay quiet: request lines could carry phone numbers."""
@@ -749,8 +790,9 @@ class _ApiHandler(BaseHTTPRequestHandler):
                 f.server_error -= 1
                 action = "500"
             retry_after = f.retry_after
-        if latency > 0:
-            time.sleep(latency / 1000.0)  # simulated network latency, server side
+        # Simulated latency delays the answer, after the request has taken effect: a client that
+        # times out meanwhile does not know whether Twilio accepted its text (as in life).
+        self._answer_delay = latency / 1000.0
         if action == "drop":
             self.close_connection = True
             try:
@@ -887,8 +929,9 @@ class _ApiHandler(BaseHTTPRequestHandler):
                 if (on and day != on) or (before and day > before) or (after and day < after):
                     continue
             selected.append(msg)
-        items = [self.sandbox.message_json(m) for m in selected]
-        return page_envelope(path, query, "messages", items, [m.sid for m in selected])
+        # Only the page's messages are turned into JSON, not every match.
+        return page_envelope(path, query, "messages", selected, [m.sid for m in selected],
+                             render=self.sandbox.message_json)
 
     # control API
     def _control(self, method: str, path: str, raw: bytes) -> None:
@@ -948,16 +991,22 @@ class _ApiHandler(BaseHTTPRequestHandler):
                    headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(body).encode(), "application/json", headers)
 
+    _answer_delay = 0.0
+
     def _send(self, status: int, data: bytes, content_type: str | None,
               headers: dict[str, str] | None = None) -> None:
+        delay, self._answer_delay = self._answer_delay, 0.0
+        if delay > 0:
+            time.sleep(delay)  # the injected latency fault: a slow answer, not a slow request
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
+        if status != 204:  # RFC 9110: a 204 has no body and no Content-Length
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if data and self.command != "HEAD":
+        if data and status != 204 and self.command != "HEAD":
             self.wfile.write(data)
 
 
@@ -965,7 +1014,9 @@ class _MediaHandler(BaseHTTPRequestHandler):
     """The second listener: serves media bytes by opaque token, like short-lived storage."""
 
     server: _Server
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as the API listener
+    timeout = 60.0
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Stay quiet."""

@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from desktop_sms.db.database import Database
@@ -26,6 +29,7 @@ from desktop_sms.domain.phones import mask
 from desktop_sms.providers.base import (
     OptedOutError,
     ProviderError,
+    ProviderMessage,
     SmsProvider,
 )
 from desktop_sms.services.common import Clock, utcnow
@@ -38,7 +42,23 @@ DEFAULT_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_S = 20.0  # 20, 40, 80, 160 s between five attempts: about ten minutes in all
 BACKOFF_MAX_S = 300.0
-CLAIM_BATCH = 200
+CLAIM_BATCH = 200  # due ids looked at per pass
+CLAIM_CHUNK = 16  # claimed by one conditional UPDATE, then sent: well inside one lease
+SEND_WORKERS = 4  # texts in flight at once (the provider's latency, not the database, bounds a run)
+LEASE_MARGIN = timedelta(seconds=15)  # a claim this close to its lease's end is not sent
+
+
+_OUT_TABLE = cast(Table, OutboundMessage.__table__)
+_OUT = _OUT_TABLE.c
+# Built once: the conditional UPDATE that files a message the provider accepted.
+_MARK_SENT = (
+    update(_OUT_TABLE)
+    .where(_OUT.id == bindparam("b_id"), _OUT.state == "sending",
+           _OUT.claimed_by == bindparam("b_desktop"))
+    .values(state="sent", provider_sid=bindparam("b_sid"), provider_status=bindparam("b_status"),
+            sent_at=bindparam("b_now", type_=_OUT.sent_at.type),
+            status_updated_at=bindparam("b_now", type_=_OUT.sent_at.type), lease_until=None,
+            next_attempt_at=None, error_code=None, error_message=None, verify_since=None))
 
 
 def new_desktop_id() -> str:
@@ -62,13 +82,38 @@ class DispatchReport:
         return bool(self.sent or self.failed or self.retried or self.missed or self.reconciled)
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A message this desktop's own conditional UPDATE moved to `sending`."""
+
+    id: int
+    to: str
+    body: str
+    from_: str | None
+    attempts: int
+    lease_until: datetime
+    verify_since: datetime | None = None  # look for it at the provider before sending again
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the provider said about one claimed message."""
+
+    claimed: _Claimed
+    sent: ProviderMessage | None = None
+    error: ProviderError | None = None
+    force_transient: bool = False
+    not_sent: bool = False  # the lease ran short before its turn: left for reconciliation
+
+
 class Dispatcher:
     """Claims and sends due messages; safe to run on several desktops at once."""
 
     def __init__(self, db: Database, settings: SettingsService,
                  provider_factory: Callable[[], SmsProvider], clock: Clock = utcnow,
                  desktop_id: str | None = None, lease: timedelta = DEFAULT_LEASE,
-                 max_attempts: int = MAX_ATTEMPTS, rng: random.Random | None = None) -> None:
+                 max_attempts: int = MAX_ATTEMPTS, rng: random.Random | None = None,
+                 workers: int = SEND_WORKERS) -> None:
         self.db = db
         self.settings = settings
         self.provider_factory = provider_factory
@@ -77,7 +122,13 @@ class Dispatcher:
         self.lease = lease
         self.max_attempts = max_attempts
         self.rng = rng or random.Random()
+        self.workers = max(1, workers)
         self._provider: SmsProvider | None = None
+        # Providers for the sending threads, one per thread at a time (a TwilioProvider holds
+        # one requests Session, which is not meant to be shared between threads).
+        self._spare_providers: list[SmsProvider] = []
+        self._providers_lock = threading.Lock()
+        self._providers_generation = 0  # bumped by reset_provider: in-flight ones are dropped
 
     @property
     def provider(self) -> SmsProvider:
@@ -88,25 +139,44 @@ class Dispatcher:
     def reset_provider(self) -> None:
         """Forget the provider so the next send builds one from the current settings."""
         self._provider = None
+        with self._providers_lock:
+            self._spare_providers.clear()
+            self._providers_generation += 1
 
     # --- the run ------------------------------------------------------------------------
     def run_due(self) -> DispatchReport:
-        """Promote due messages, mark the too-late ones missed, reconcile, then send."""
+        """Promote due messages, mark the too-late ones missed, reconcile, then send.
+
+        Settings are read once per run. Due messages are claimed CLAIM_CHUNK at a time by one
+        conditional UPDATE carrying a fresh claim token; only the rows that UPDATE changed
+        (read back by token in the same transaction) are sent, on up to `workers` threads.
+        Each result is written by this thread with the same conditional UPDATE as before.
+        """
         report = DispatchReport()
         now = self.clock()
         self._promote_and_expire(now, report)
         self._reconcile_expired_leases(now, report)
-        while True:
-            ids = self._due_ids(self.clock())
-            if not ids:
-                break
-            progressed = False
-            for message_id in ids:
-                if self._claim(message_id):
+        service_sid = str(self.settings.get("messaging_service_sid") or "") or None
+        pool: ThreadPoolExecutor | None = None
+        try:
+            while True:
+                ids = self._due_ids(self.clock())
+                if not ids:
+                    break
+                progressed = False
+                for start in range(0, len(ids), CLAIM_CHUNK):
+                    claimed = self._claim_batch(ids[start:start + CLAIM_CHUNK])
+                    if not claimed:
+                        continue
                     progressed = True
-                    self._send_claimed(message_id, report)
-            if not progressed:
-                break
+                    if pool is None and len(claimed) > 1 and self.workers > 1:
+                        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="dispatch")
+                    self._send_batch(claimed, service_sid, report, pool)
+                if not progressed:
+                    break
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         return report
 
     def next_wakeup(self) -> datetime | None:
@@ -159,6 +229,127 @@ class Dispatcher:
                            OutboundMessage.next_attempt_at <= now))
                 .order_by(OutboundMessage.send_at, OutboundMessage.id).limit(CLAIM_BATCH)))
 
+    def _claim_batch(self, ids: Sequence[int]) -> list[_Claimed]:
+        """One conditional UPDATE for a chunk of due ids; returns the rows it changed.
+
+        The UPDATE stamps a token unique to this claim; reading the rows back by that token in
+        the same transaction yields exactly the rows this desktop won (a row another desktop
+        or a cancel took first no longer matches `state='queued'`). On PostgreSQL the rows
+        are locked in id order with SKIP LOCKED, so two desktops never wait on each other.
+        """
+        now = self.clock()
+        token = uuid.uuid4().hex
+        lease_until = now + self.lease
+        due = (OutboundMessage.state == "queued", OutboundMessage.send_at <= now,
+               or_(OutboundMessage.next_attempt_at.is_(None),
+                   OutboundMessage.next_attempt_at <= now))
+        lockable = (select(OutboundMessage.id).where(OutboundMessage.id.in_(list(ids)), *due)
+                    .order_by(OutboundMessage.id).with_for_update(skip_locked=True))
+        with self.db.transaction() as s:
+            s.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id.in_(lockable.scalar_subquery()), *due)
+                .values(state="sending", claimed_by=self.desktop_id, claim_token=token,
+                        claimed_at=now, lease_until=lease_until,
+                        attempts=OutboundMessage.attempts + 1)
+                .execution_options(synchronize_session=False))
+            rows = s.execute(
+                select(OutboundMessage.id, OutboundMessage.to_e164, OutboundMessage.body,
+                       OutboundMessage.from_number, OutboundMessage.attempts,
+                       OutboundMessage.verify_since)
+                .where(OutboundMessage.id.in_(list(ids)), OutboundMessage.claim_token == token,
+                       OutboundMessage.claimed_by == self.desktop_id,
+                       OutboundMessage.state == "sending")
+                .order_by(OutboundMessage.send_at, OutboundMessage.id)).all()
+        return [_Claimed(r[0], r[1], r[2], r[3], r[4], lease_until, r[5]) for r in rows]
+
+    def _send_batch(self, claimed: list[_Claimed], service_sid: str | None,
+                    report: DispatchReport, pool: ThreadPoolExecutor | None) -> None:
+        """Send claimed messages (on the pool when given) and record each result here."""
+        results: dict[int, str] = {}
+        if pool is None or len(claimed) == 1:
+            for c in claimed:
+                results.update(self._record([self._send_one(c, service_sid,
+                                                            lambda: self.provider)]))
+        else:
+            pending: set[Future[_Outcome]] = {
+                pool.submit(self._send_pooled, c, service_sid) for c in claimed}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                # What finished meanwhile is written in one transaction (sent rows) here.
+                results.update(self._record([f.result() for f in done]))
+        for c in claimed:  # the report lists messages in their due order, not finishing order
+            kind = results[c.id]
+            if kind:
+                getattr(report, kind).append(c.id)
+
+    def _send_pooled(self, c: _Claimed, service_sid: str | None) -> _Outcome:
+        """`_send_one` on a pool thread, with a provider no other thread is using."""
+        taken: list[tuple[SmsProvider, int]] = []
+
+        def provider() -> SmsProvider:
+            with self._providers_lock:
+                spare = self._spare_providers.pop() if self._spare_providers else None
+                generation = self._providers_generation
+            taken.append((spare or self.provider_factory(), generation))
+            return taken[0][0]
+
+        try:
+            return self._send_one(c, service_sid, provider)
+        finally:
+            if taken:
+                with self._providers_lock:
+                    if taken[0][1] == self._providers_generation:
+                        self._spare_providers.append(taken[0][0])
+
+    def _send_one(self, c: _Claimed, service_sid: str | None,
+                  provider: Callable[[], SmsProvider]) -> _Outcome:
+        """Call the provider for one claimed message; never raises."""
+        if self.clock() >= c.lease_until - min(LEASE_MARGIN, self.lease / 4):
+            # Another desktop may take the row over when the lease ends; sending now could send
+            # it twice. Reconciliation after the lease settles it (found → sent, else queued).
+            return _Outcome(c, not_sent=True)
+        try:
+            if c.verify_since is not None:
+                # The last attempt's outcome is unknown: the provider may already have it.
+                found = self._find_at_provider(c.to, c.body, c.verify_since, provider())
+                if found is not None:
+                    log.info("message %s was already at the provider; not sent again", c.id)
+                    return _Outcome(c, sent=ProviderMessage(
+                        sid=found[0], direction="outbound-api", from_=c.from_ or "", to=c.to,
+                        body=c.body, status=found[1], date_sent=found[2]))
+            sent = provider().send(to=c.to, body=c.body, from_=None if service_sid else c.from_,
+                                   messaging_service_sid=service_sid)
+        except ProviderError as exc:
+            return _Outcome(c, error=exc)
+        except Exception as exc:  # a bug or garbage from the provider: retry, never lose it
+            log.exception("unexpected error sending message %s", c.id)
+            return _Outcome(c, error=ProviderError(f"Unexpected error: {exc.__class__.__name__}"),
+                            force_transient=True)
+        return _Outcome(c, sent=sent)
+
+    def _record(self, outcomes: list[_Outcome]) -> dict[int, str]:
+        """Write results with the conditional UPDATEs of the one-message path.
+
+        The sent ones share one transaction; each failure has its own. Returns, per message,
+        the report list it belongs on: "sent", "retried", "failed" or "" (not sent).
+        """
+        results: dict[int, str] = {}
+        sent = [o for o in outcomes if o.sent is not None]
+        if sent:
+            self._record_sent_many([(o.claimed.id, o.claimed.to, o.sent) for o in sent
+                                    if o.sent is not None])
+            results.update((o.claimed.id, "sent") for o in sent)
+        for o in outcomes:
+            c = o.claimed
+            if o.error is not None:
+                retried = self._write_failure(c.id, c.to, c.attempts, o.error, o.force_transient)
+                results[c.id] = "retried" if retried else "failed"
+            elif o.sent is None:
+                log.warning("message %s not sent: its claim's lease was about to run out", c.id)
+                results[c.id] = ""
+        return results
+
     def _claim(self, message_id: int) -> bool:
         """One conditional UPDATE; True only for the desktop whose update changed the row."""
         now = self.clock()
@@ -172,6 +363,7 @@ class Dispatcher:
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def _send_claimed(self, message_id: int, report: DispatchReport) -> None:
+        """Send one message claimed by `_claim` (the reconciliation path)."""
         with self.db.session() as s:
             msg = s.get(OutboundMessage, message_id)
             assert msg is not None
@@ -189,39 +381,54 @@ class Dispatcher:
                                  ProviderError(f"Unexpected error: {exc.__class__.__name__}"),
                                  report, force_transient=True)
             return
+        self._record_sent(message_id, to, sent)
+        report.sent.append(message_id)
+
+    def _record_sent(self, message_id: int, to: str, sent: ProviderMessage) -> None:
+        self._record_sent_many([(message_id, to, sent)])
+
+    def _record_sent_many(self, sent: list[tuple[int, str, ProviderMessage]]) -> None:
+        """Mark messages sent (each only while this desktop still holds its claim)."""
         now = self.clock()
         with self.db.transaction() as s:
-            result = s.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == message_id, OutboundMessage.state == "sending",
-                       OutboundMessage.claimed_by == self.desktop_id)
-                .values(state="sent", provider_sid=sent.sid, provider_status=sent.status,
-                        sent_at=now, status_updated_at=now, lease_until=None,
-                        next_attempt_at=None, error_code=None, error_message=None)
-                .execution_options(synchronize_session=False))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                # Our lease ran out and another desktop reconciled the row meanwhile: it found
-                # this very message at the provider (same body, same recipient) and filed it.
-                log.warning("message %s was reconciled by another desktop", message_id)
-        report.sent.append(message_id)
-        log.info("message %s sent to %s", message_id, mask(to))
+            for message_id, _to, message in sent:
+                result = s.execute(_MARK_SENT, {"b_id": message_id, "b_desktop": self.desktop_id,
+                                                "b_sid": message.sid, "b_status": message.status,
+                                                "b_now": now})
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    # Our lease ran out and another desktop reconciled the row meanwhile: it
+                    # found this very message at the provider (same body, same recipient).
+                    log.warning("message %s was reconciled by another desktop", message_id)
+        if log.isEnabledFor(logging.INFO):
+            for message_id, to, _message in sent:
+                log.info("message %s sent to %s", message_id, mask(to))
 
     def _record_failure(self, message_id: int, to: str, attempts: int, exc: ProviderError,
                         report: DispatchReport, force_transient: bool = False) -> None:
+        if self._write_failure(message_id, to, attempts, exc, force_transient):
+            report.retried.append(message_id)
+        else:
+            report.failed.append(message_id)
+
+    def _write_failure(self, message_id: int, to: str, attempts: int, exc: ProviderError,
+                       force_transient: bool = False) -> bool:
+        """Queue the message again after a back-off, or fail it; True when it will be retried."""
         now = self.clock()
         transient = exc.transient or force_transient
         values: dict[str, object] = {"error_code": exc.code, "error_message": exc.sentence,
                                      "lease_until": None, "status_updated_at": now}
-        if transient and attempts < self.max_attempts:
+        retry = transient and attempts < self.max_attempts
+        if retry:
             delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempts - 1))
             delay = delay * (0.5 + self.rng.random())  # jitter: desktops don't retry in step
             if exc.retry_after:
                 delay = max(delay, exc.retry_after)
             values.update(state="queued", next_attempt_at=now + timedelta(seconds=delay))
-            report.retried.append(message_id)
+            if exc.ambiguous:
+                # The request may have been accepted: the next attempt looks before sending.
+                values["verify_since"] = now - self.lease - timedelta(minutes=1)
         else:
             values.update(state="failed")
-            report.failed.append(message_id)
         with self.db.transaction() as s:
             s.execute(update(OutboundMessage)
                       .where(OutboundMessage.id == message_id, OutboundMessage.state == "sending",
@@ -230,14 +437,15 @@ class Dispatcher:
             if isinstance(exc, OptedOutError):
                 record_opt_out(s, to, True, "provider", now)
         log.info("message %s to %s: %s (code %s)", message_id, mask(to),
-                 "retry later" if values["state"] == "queued" else "failed", exc.code)
+                 "retry later" if retry else "failed", exc.code)
+        return retry
 
     # --- crash recovery -----------------------------------------------------------------
     def reconcile_on_startup(self) -> DispatchReport:
-        """At start-up every `sending` row claimed by a desktop that is gone is reconciled.
+        """At start-up: too-late texts become missed; `sending` rows whose lease has run out
+        (a crashed or killed desktop, this one's earlier process included) are reconciled.
 
-        Rows of other running desktops keep their lease; this desktop's own earlier process
-        is gone, so its rows are taken over at once (a fresh id is used per process).
+        Rows still under a live lease are left alone: their desktop may be sending them now.
         """
         report = DispatchReport()
         now = self.clock()
@@ -301,15 +509,18 @@ class Dispatcher:
         if match is None and self._claim(message_id):
             self._send_claimed(message_id, report)
 
-    def _find_at_provider(self, to: str, body: str,
-                          since: datetime) -> tuple[str, str, datetime | None] | None:
-        """A message at the provider to `to` with this body, created since the claim."""
+    def _find_at_provider(self, to: str, body: str, since: datetime,
+                          provider: SmsProvider | None = None
+                          ) -> tuple[str, str, datetime | None] | None:
+        """A message at the provider to `to` with this body, created since the claim, that no
+        row of ours holds yet."""
         skew = timedelta(minutes=5)
         with self.db.session() as s:
             known = set(s.scalars(select(OutboundMessage.provider_sid).where(
                 OutboundMessage.to_e164 == to, OutboundMessage.provider_sid.is_not(None))))
-        for pm in self.provider.list_messages(to=to,
-                                              date_sent_on_or_after=(since - timedelta(days=1)).date()):
+        listing = (provider or self.provider).list_messages(
+            to=to, date_sent_on_or_after=(since - timedelta(days=1)).date())
+        for pm in listing:
             if pm.direction.startswith("outbound") and pm.body == body and pm.sid not in known:
                 created = pm.date_created or pm.date_sent
                 if created is None or created >= since - skew:

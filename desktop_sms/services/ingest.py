@@ -10,12 +10,28 @@ Logs never hold message bodies, and phone numbers in them are masked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    Table,
+    Text,
+    bindparam,
+    false,
+    func,
+    insert,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,6 +44,7 @@ from desktop_sms.db.models import (
     InboundMessage,
     MessageLink,
     Setting,
+    UTCDateTime,
 )
 from desktop_sms.domain.matching import LinkDecision
 from desktop_sms.domain.optout import classify_keyword
@@ -36,6 +53,7 @@ from desktop_sms.domain.states import LinkRule, MatchingMode
 from desktop_sms.providers.base import (
     MediaItem,
     MediaTooLargeError,
+    NotFoundError,
     ProviderError,
     ProviderMessage,
     SmsProvider,
@@ -83,6 +101,11 @@ _IMAGE_MAGIC: dict[str, Any] = {
     "heif": _is_heif,
     "tif": lambda d: d[:4] in (b"II*\x00", b"MM\x00*"),
 }
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text can't hold NUL: one such reply must not stop all filing behind it."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def base_type(content_type: str) -> str:
@@ -253,6 +276,153 @@ def file_on_matter(session: Session, inbound: InboundMessage, matter_id: int, ru
     return link
 
 
+@dataclass(frozen=True)
+class IngestSettings:
+    """The settings filing reads: the matching mode and the region numbers are read in."""
+
+    mode: MatchingMode
+    region: str
+
+
+# Parsing a number with `phonenumbers` costs ~0.15 ms and replies come from the same numbers
+# again and again (the client replying, family phones): remember the last few thousand.
+@lru_cache(maxsize=4096)
+def _sender_e164(raw: str, region: str) -> str | None:
+    """The sender's E.164 number, or None (short codes, alphanumeric senders)."""
+    return try_normalize(raw, region)
+
+
+@lru_cache(maxsize=4096)
+def _note_subject(from_e164: str | None, from_raw: str, region: str) -> str:
+    """The note's subject: the sender as people read it (formatted once per message)."""
+    shown = format_display(from_e164, region) if from_e164 else from_raw
+    return f"SMS received from {shown}"[:200]
+
+
+_INBOUND: Table = InboundMessage.__table__  # type: ignore[assignment]
+_MEDIA: Table = InboundMedia.__table__  # type: ignore[assignment]
+_LINKS: Table = MessageLink.__table__  # type: ignore[assignment]
+_NOTES: Table = CaseNote.__table__  # type: ignore[assignment]
+_ALERTS: Table = Alert.__table__  # type: ignore[assignment]
+_DOCUMENTS: Table = Document.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """Filing's statements, built once per dialect (Core: no ORM unit of work per row)."""
+
+    insert_inbound: Any
+    insert_media: Any
+    insert_link: Any
+    notes_from_links: Any
+    alerts_from_links: Any
+    new_notes: Any
+    document_counts: Any
+    insert_document: Any
+
+
+_STATEMENTS: dict[str, _Statements] = {}
+
+
+def _statements(dialect: Any) -> _Statements:
+    found = _STATEMENTS.get(dialect.name)
+    if found is not None:
+        return found
+    if dialect.name not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"unsupported database dialect {dialect.name}")
+    module: Any = postgresql if dialect.name == "postgresql" else sqlite
+    links, notes, docs = _LINKS.c, _NOTES.c, _DOCUMENTS.c
+    of_message = links.inbound_id == bindparam("inbound_id", type_=Integer)
+    made = _Statements(
+        insert_inbound=module.insert(_INBOUND).on_conflict_do_nothing(
+            index_elements=["provider_sid"]).returning(_INBOUND.c.id),
+        insert_media=insert(_MEDIA).returning(_MEDIA.c.id, sort_by_parameter_order=True),
+        insert_link=insert(_LINKS),
+        # A note and an alert per link of the message, written by the database from the links
+        # just inserted: one statement each however many matters the message is filed on.
+        notes_from_links=insert(_NOTES).from_select(
+            ["matter_id", "subject", "body", "created_at", "author_id", "link_id", "withdrawn"],
+            select(links.matter_id, bindparam("subject", type_=String),
+                   bindparam("body", type_=Text), bindparam("received_at", type_=UTCDateTime()),
+                   null(), links.id, false()).where(of_message)),
+        alerts_from_links=insert(_ALERTS).from_select(
+            ["matter_id", "inbound_id", "created_at"],
+            select(links.matter_id, links.inbound_id, bindparam("now", type_=UTCDateTime()))
+            .where(of_message)),
+        new_notes=select(notes.matter_id, notes.id).join(_LINKS, notes.link_id == links.id)
+        .where(of_message),
+        document_counts=select(docs.matter_id, func.count(docs.id)).where(
+            docs.matter_id.in_(bindparam("matter_ids", expanding=True)),
+            docs.folder == ATTACHMENTS_FOLDER, docs.name.like(bindparam("prefix")))
+        .group_by(docs.matter_id),
+        insert_document=insert(_DOCUMENTS),
+    )
+    _STATEMENTS[dialect.name] = made
+    return made
+
+
+@dataclass(frozen=True)
+class _NewMedia:
+    id: int
+    content_type: str
+    data: bytes | None
+    rejected: bool
+
+
+def _insert_media(conn: Connection, inbound_id: int,
+                  fetched: Sequence[FetchedMedia]) -> list[_NewMedia]:
+    """Store a new message's fetched media rows (one statement); their ids in order."""
+    if not fetched:
+        return []
+    rows = [{"inbound_id": inbound_id, "provider_media_sid": f.sid,
+             "content_type": f.content_type, "data": f.data,
+             "size": None if f.data is None else len(f.data),
+             "fetch_attempts": MAX_MEDIA_ATTEMPTS if f.gave_up else 1,
+             "fetch_error": f.error, "rejected": f.rejected} for f in fetched]
+    ids = conn.execute(_statements(conn.dialect).insert_media, rows).scalars().all()
+    return [_NewMedia(int(i), f.content_type, f.data, f.rejected) for i, f in zip(ids, fetched,
+                                                                                   strict=True)]
+
+
+def _file_new(conn: Connection, inbound_id: int, body: str, received_at: datetime,
+              decisions: Sequence[LinkDecision], *, subject: str, now: datetime,
+              media: Sequence[_NewMedia]) -> None:
+    """File a message just stored on each decided matter: link, note, documents, alert.
+
+    The same rows as `file_on_matter` for a new message (no link can exist yet), in a fixed
+    number of statements whatever the number of matters (a shared family phone files one
+    reply on dozens): the links in one executemany, then each link's note and alert by
+    INSERT … SELECT from them, then the documents of an MMS.
+    """
+    st = _statements(conn.dialect)
+    conn.execute(st.insert_link, [
+        {"inbound_id": inbound_id, "matter_id": d.matter_id, "rule": str(d.rule),
+         "user_id": None, "created_at": now, "withdrawn_at": None, "withdrawn_by_id": None}
+        for d in decisions])
+    conn.execute(st.notes_from_links, {"inbound_id": inbound_id, "subject": subject,
+                                       "body": body, "received_at": received_at})
+    conn.execute(st.alerts_from_links, {"inbound_id": inbound_id, "now": now})
+    stored = [m for m in media if m.data is not None and not m.rejected]
+    if not stored:
+        return
+    note_ids = {int(m): int(n) for m, n in conn.execute(st.new_notes, {"inbound_id": inbound_id})}
+    day = received_at.astimezone(UTC).strftime("%Y%m%d")
+    counts = {int(m): int(c) for m, c in conn.execute(st.document_counts, {
+        "matter_ids": list(note_ids), "prefix": f"sms-{day}-%"})}
+    documents: list[dict[str, Any]] = []
+    for matter_id, note_id in note_ids.items():
+        n = counts.get(matter_id, 0) + 1  # documents are named sms-<day>-<n> per matter
+        for k, m in enumerate(stored):
+            assert m.data is not None
+            ctype, ext, opaque = classify_media(m.content_type, m.data)
+            documents.append({
+                "matter_id": matter_id, "folder": ATTACHMENTS_FOLDER,
+                "name": f"sms-{day}-{n + k}.{ext}", "content_type": ctype, "size": len(m.data),
+                "data": m.data, "opaque": opaque, "created_at": now, "note_id": note_id,
+                "inbound_media_id": m.id})
+    conn.execute(st.insert_document, documents)
+
+
 class InboundIngest:
     """Files provider messages: one transaction each, exactly once across desktops."""
 
@@ -264,6 +434,7 @@ class InboundIngest:
         self.clock = clock
         self.matcher = matcher or InboundMatcher(db)
         self.max_media_bytes = max_media_bytes
+        self._local = threading.local()  # the poll scope of each thread (see `polling`)
 
     # --- media ---------------------------------------------------------------------------
     def fetch_one(self, provider: SmsProvider, item: MediaItem) -> FetchedMedia:
@@ -273,6 +444,10 @@ class InboundIngest:
             got.data = provider.download_media(item, self.max_media_bytes)
         except MediaTooLargeError as exc:
             got.rejected, got.error = True, exc.sentence
+        except NotFoundError as exc:
+            # Twilio's media storage can answer 404 for a while after the message is listed;
+            # retried up to MAX_MEDIA_ATTEMPTS polls before the attachment is given up.
+            got.error = exc.sentence
         except ProviderError as exc:
             got.error, got.gave_up = exc.sentence, not exc.transient
         else:
@@ -301,14 +476,43 @@ class InboundIngest:
             return s.scalar(select(InboundMessage.id).where(
                 InboundMessage.provider_sid == provider_sid)) is not None
 
+    @contextmanager
+    def polling(self) -> Iterator[IngestSettings]:
+        """A poll's scope on this thread: settings read once, stored SIDs already filtered.
+
+        Inside it `ingest()` uses the matching mode and region read here (the mode in force
+        when the poll began) instead of reading them per message, and trusts that the caller
+        (`Poller.poll_number`) skipped the provider ids already stored, so it doesn't check
+        again before downloading media; the unique-sid `INSERT … ON CONFLICT DO NOTHING`
+        still guards against another desktop filing the same message meanwhile. Nested use
+        keeps the outer scope's settings.
+        """
+        outer: IngestSettings | None = getattr(self._local, "settings", None)
+        if outer is not None:
+            yield outer
+            return
+        with self.db.session() as s:
+            mode_value, region_value = read_settings(s, "inbound_matching", "default_region")
+        self._local.settings = IngestSettings(MatchingMode(mode_value), str(region_value))
+        try:
+            yield self._local.settings
+        finally:
+            self._local.settings = None
+
     def ingest(self, message: ProviderMessage, provider: SmsProvider) -> IngestResult:
-        """Store, match and file one inbound provider message; skip it if already stored."""
+        """Store, match and file one inbound provider message; skip it if already stored.
+
+        One transaction per message: it is filed completely or not at all, and a message that
+        fails rolls back alone (the poller stops its cursor before it).
+        """
         if message.direction != "inbound":
             raise ValueError(f"{message.sid} is not an inbound message")
+        polled: IngestSettings | None = getattr(self._local, "settings", None)
         fetched: list[FetchedMedia] = []
         listed = True
         if message.num_media > 0:
-            if self.is_stored(message.sid):  # don't download what another desktop has filed
+            # Don't download what another desktop has filed (the poller checked in bulk).
+            if polled is None and self.is_stored(message.sid):
                 return IngestResult(message.sid, None, created=False)
             fetched, listed = self.fetch_media(provider, message.sid)
         now = self.clock()
@@ -316,41 +520,43 @@ class InboundIngest:
         pending = not listed or any(f.pending for f in fetched)
         keyword = classify_keyword(message.body)
         with self.db.transaction() as s:
-            # Read in this transaction: the mode in force when the message is processed.
-            mode_value, region_value = read_settings(s, "inbound_matching", "default_region")
-            mode, region = MatchingMode(mode_value), str(region_value)
-            from_e164 = try_normalize(message.from_, region) if message.from_ else None
-            inbound_id = insert_ignore(s, InboundMessage, {
-                "provider_sid": message.sid, "from_raw": (message.from_ or "")[:40],
-                "from_e164": from_e164, "to_number": message.to[:40], "body": message.body or "",
+            if polled is None:
+                # Read in this transaction: the mode in force when the message is processed.
+                mode_value, region_value = read_settings(s, "inbound_matching", "default_region")
+                settings = IngestSettings(MatchingMode(mode_value), str(region_value))
+            else:
+                settings = polled
+            mode, region = settings.mode, settings.region
+            from_e164 = _sender_e164(message.from_, region) if message.from_ else None
+            # Matching reads only matters and outbound texts: decide first, so the message row
+            # is written once, with needs_review already right.
+            decisions = self.matcher.match(s, from_e164, received_at, mode)
+            conn = s.connection()
+            stmts = _statements(conn.dialect)
+            inbound_id = conn.execute(stmts.insert_inbound, {
+                "provider_sid": message.sid, "from_raw": _storable(message.from_ or "")[:40],
+                "from_e164": from_e164, "to_number": _storable(message.to)[:40],
+                "body": _storable(message.body or ""),
                 "received_at": received_at, "stored_at": now,
                 "num_media": max(message.num_media, len(fetched)), "media_pending": pending,
-                "needs_review": False, "matching_mode": str(mode),
-            }, ["provider_sid"])
+                "needs_review": not decisions, "matching_mode": str(mode),
+            }).scalar()
             if inbound_id is None:
                 log.info("inbound %s already stored by another desktop; skipped", message.sid)
                 return IngestResult(message.sid, None, created=False)
-            inbound = s.get(InboundMessage, inbound_id)
-            assert inbound is not None
-            media = [InboundMedia(inbound_id=inbound_id, provider_media_sid=f.sid,
-                                  content_type=f.content_type, data=f.data,
-                                  size=None if f.data is None else len(f.data),
-                                  fetch_attempts=MAX_MEDIA_ATTEMPTS if f.gave_up else 1,
-                                  fetch_error=f.error, rejected=f.rejected) for f in fetched]
-            if media:
-                s.add_all(media)
-                s.flush()
-            decisions = self.matcher.match(s, from_e164, received_at, mode)
-            for d in decisions:
-                file_on_matter(s, inbound, d.matter_id, d.rule, user_id=None, now=now,
-                               region=region, media=media, new_message=True)
-            inbound.needs_review = not decisions
+            inbound_id = int(inbound_id)
+            media = _insert_media(conn, inbound_id, fetched)
+            if decisions:
+                subject = _note_subject(from_e164, message.from_ or "", region)
+                _file_new(conn, inbound_id, _storable(message.body or ""), received_at, decisions,
+                          subject=subject, now=now, media=media)
             if keyword and from_e164:
                 record_opt_out(s, from_e164, keyword == "opt_out", "keyword", received_at,
-                                  inbound_id)
-        log.info("filed inbound %s from %s on %d case(s)%s%s", message.sid,
-                 mask(message.from_ or ""), len(decisions), " (media pending)" if pending else "",
-                 f" ({keyword})" if keyword else "")
+                               inbound_id)
+        if log.isEnabledFor(logging.INFO):
+            log.info("filed inbound %s from %s on %d case(s)%s%s", message.sid,
+                     mask(message.from_ or ""), len(decisions),
+                     " (media pending)" if pending else "", f" ({keyword})" if keyword else "")
         return IngestResult(message.sid, inbound_id, True, tuple(decisions), not decisions,
                             pending, keyword)
 

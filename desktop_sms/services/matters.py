@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, table
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from desktop_sms.db.database import Database
@@ -17,6 +18,18 @@ from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError,
 
 STAGES = ("prescreen", "intake", "open", "closed", "rejected")
 CASE_NUMBER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,39}")
+MIN_INDEXED_CHARS = 3  # the trigram index finds substrings of three characters or more
+COUNT_CAP = 1000  # a shorter filter is counted up to this (+1): "1,000+ cases"
+
+
+def count_is_capped(text: str, count: int) -> bool:
+    """Whether `MatterService.count(text)` stopped counting at the cap ("1,000+")."""
+    return count > COUNT_CAP and 0 < len(text.strip()) < MIN_INDEXED_CHARS
+
+
+def _fts_phrase(value: str) -> str:
+    """An FTS5 string literal: the text as one phrase, double quotes doubled."""
+    return '"' + value.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -84,23 +97,52 @@ class MatterService:
         self.db = db
         self.clock = clock
         self.region = region
+        self._fts: bool | None = None
 
     # --- case list -----------------------------------------------------------------------
-    def _filtered(self, text: str, mine_user_id: int | None) -> list[object]:
-        conditions: list[object] = []
+    def _has_search_index(self) -> bool:
+        """Whether migration 0002 could build the SQLite FTS5 trigram table (checked once)."""
+        if self._fts is None:
+            self._fts = False
+            if self.db.engine.dialect.name == "sqlite":
+                with self.db.session() as s:
+                    self._fts = s.scalar(sql_text(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                        "AND name = 'matters_fts'")) is not None
+        return self._fts
+
+    def _phone_digits(self, text: str) -> str | None:
+        """The digits to look for in the stored numbers, when the text reads as a phone."""
+        digits = re.sub(r"\D", "", text)
+        if len(digits) < 3 or re.search(r"[A-Za-z]", text):
+            return None
+        try:
+            return normalize(text, self.region)[1:]
+        except InvalidPhoneNumber:
+            return digits
+
+    def _filtered(self, text: str, mine_user_id: int | None) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
         text = text.strip()
         if text:
-            like = f"%{text.lower()}%"
-            ors = [func.lower(Matter.case_number).like(like), func.lower(Matter.client_name).like(like)]
-            digits = re.sub(r"\D", "", text)
-            if len(digits) >= 3 and not re.search(r"[A-Za-z]", text):
-                try:
-                    digits = normalize(text, self.region)[1:]
-                except InvalidPhoneNumber:
-                    pass
-                dlike = f"%{digits}%"
-                ors += [Matter.mobile_e164.like(dlike), Matter.home_e164.like(dlike)]
-            conditions.append(or_(*ors))
+            digits = self._phone_digits(text)
+            if len(text) >= MIN_INDEXED_CHARS and self._has_search_index():
+                # A substring of number or name, or the digits of a phone: an FTS5 trigram
+                # query (case-insensitive substring match) instead of scanning every row.
+                query = "{case_number client_name} : " + _fts_phrase(text)
+                if digits:
+                    query += " OR phones : " + _fts_phrase(digits)
+                conditions.append(Matter.id.in_(
+                    select(literal_column("rowid")).select_from(table("matters_fts"))
+                    .where(literal_column("matters_fts").op("MATCH")(query))))
+            else:
+                like = f"%{text.lower()}%"
+                ors = [func.lower(Matter.case_number).like(like),
+                       func.lower(Matter.client_name).like(like)]
+                if digits:
+                    dlike = f"%{digits}%"
+                    ors += [Matter.mobile_e164.like(dlike), Matter.home_e164.like(dlike)]
+                conditions.append(or_(*ors))
         if mine_user_id is not None:
             today = self.clock().date()
             conditions.append(Matter.id.in_(
@@ -110,8 +152,19 @@ class MatterService:
         return conditions
 
     def count(self, text: str = "", mine_user_id: int | None = None) -> int:
-        """How many matters the filter matches."""
-        stmt = select(func.count(Matter.id)).where(*self._filtered(text, mine_user_id))  # type: ignore[arg-type]
+        """How many matters the filter matches; at most COUNT_CAP + 1 for a short filter.
+
+        A filter of one or two characters can't use the search index and matches much of the
+        list, so it is counted only up to COUNT_CAP + 1 (`count_is_capped` tells; the case
+        list shows "1,000+ cases").
+        """
+        conditions = self._filtered(text, mine_user_id)
+        if 0 < len(text.strip()) < MIN_INDEXED_CHARS:
+            inner = select(literal_column("1")).select_from(Matter).where(*conditions) \
+                .limit(COUNT_CAP + 1).subquery()
+            stmt = select(func.count()).select_from(inner)
+        else:
+            stmt = select(func.count(Matter.id)).where(*conditions)
         with self.db.session() as s:
             return int(s.scalar(stmt) or 0)
 
@@ -121,7 +174,7 @@ class MatterService:
         stmt = (select(Matter.id, Matter.case_number, Matter.client_name, Matter.stage,
                        Matter.mobile_raw, Matter.home_raw, Matter.intake_date, Matter.date_opened,
                        primary_name_subquery().scalar_subquery())
-                .where(*self._filtered(text, mine_user_id))  # type: ignore[arg-type]
+                .where(*self._filtered(text, mine_user_id))
                 .order_by(Matter.case_number.desc()).offset(offset).limit(limit))
         with self.db.session() as s:
             return [MatterRow(*row) for row in s.execute(stmt)]

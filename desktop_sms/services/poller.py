@@ -113,11 +113,14 @@ class Poller:
         office_numbers: list[str] = list(self.settings.get("office_numbers") or [])
         if not office_numbers:
             acc.errors.append("No office number is set (Preferences → Telephony & SMS).")
-        for number in office_numbers:
-            try:
-                self.poll_number(provider, number, acc)
-            except ProviderError as exc:
-                acc.provider_error(f"Polling {mask(number)}", exc)
+        # One poll scope: filing settings are read once for every number (see
+        # InboundIngest.polling), not once per message.
+        with self.ingest.polling():
+            for number in office_numbers:
+                try:
+                    self.poll_number(provider, number, acc)
+                except ProviderError as exc:
+                    acc.provider_error(f"Polling {mask(number)}", exc)
         try:
             acc.media_completed_ids += self.ingest.retry_pending_media(provider)
         except ProviderError as exc:
@@ -157,34 +160,41 @@ class Poller:
         listed.sort(key=lambda m: (_received_at(m), m.sid))
         stored = self._stored_sids([m.sid for m in listed])
         safe_until: datetime | None = None
-        for message in listed:
-            if message.sid not in stored:
-                try:
-                    result = self.ingest.ingest(message, provider)
-                except Exception as exc:  # the cursor must stop before this message
-                    # No traceback text: database errors quote their parameters (bodies, numbers).
-                    frame = traceback.extract_tb(exc.__traceback__)[-1:] or None
-                    where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
-                    log.error("filing inbound %s failed: %s at %s", message.sid,
-                              type(exc).__name__, where)
-                    if isinstance(exc, ProviderError):
-                        acc.provider_error(f"Filing a reply to {mask(number)}", exc)
-                    else:
-                        acc.errors.append(f"A reply to {mask(number)} could not be filed "
-                                          f"({type(exc).__name__}); it will be tried again.")
-                    break
-                if result.created and result.inbound_id is not None:
-                    acc.new_inbound_ids.append(result.inbound_id)
-                    acc.filed_matter_ids.extend(result.matter_ids)
-                    if result.needs_review:
-                        acc.needs_review_ids.append(result.inbound_id)
-            safe_until = _received_at(message)
+        # Inside the poll scope ingest() trusts this bulk filter of stored SIDs (the unique-sid
+        # insert still guards against another desktop) and reuses the settings read once.
+        # Each message is still its own transaction: filed completely or not at all.
+        with self.ingest.polling():
+            for message in listed:
+                if message.sid not in stored:
+                    try:
+                        result = self.ingest.ingest(message, provider)
+                    except Exception as exc:  # the cursor must stop before this message
+                        self._filing_failed(number, message, exc, acc)
+                        break
+                    if result.created and result.inbound_id is not None:
+                        acc.new_inbound_ids.append(result.inbound_id)
+                        acc.filed_matter_ids.extend(result.matter_ids)
+                        if result.needs_review:
+                            acc.needs_review_ids.append(result.inbound_id)
+                safe_until = _received_at(message)
         if safe_until is not None and safe_until > start:
             self._advance_cursor(number, safe_until, now)
         elif self.cursor(number) is None:
             # First poll with nothing to file: remember the look-back start, not "now", so a
             # message dated earlier but listed late is still caught.
             self._advance_cursor(number, start, now)
+
+    @staticmethod
+    def _filing_failed(number: str, message: ProviderMessage, exc: Exception, acc: _Acc) -> None:
+        # No traceback text: database errors quote their parameters (bodies, numbers).
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] or None
+        where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
+        log.error("filing inbound %s failed: %s at %s", message.sid, type(exc).__name__, where)
+        if isinstance(exc, ProviderError):
+            acc.provider_error(f"Filing a reply to {mask(number)}", exc)
+        else:
+            acc.errors.append(f"A reply to {mask(number)} could not be filed "
+                              f"({type(exc).__name__}); it will be tried again.")
 
     def _stored_sids(self, sids: Sequence[str]) -> set[str]:
         found: set[str] = set()

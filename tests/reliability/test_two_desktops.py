@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ def server() -> Iterator[SandboxServer]:
 
 
 def test_two_desktops_send_cancel_and_poll_together_on_postgresql(
-        pg_source: Any, server: SandboxServer) -> None:
+        pg_source: Any, server: SandboxServer, tmp_path: Path) -> None:
     url = _pg_url(pg_source)
     office = setup_office(url)
     injected: dict[str, str] = {}
@@ -51,11 +52,16 @@ def test_two_desktops_send_cancel_and_poll_together_on_postgresql(
         sender = STRANGER if i % 4 == 3 else CLIENT
         injected[server.inject_inbound(sender, OFFICE, f"early reply {i}",
                                        date_sent=start + timedelta(seconds=i))] = sender
+    # Output goes to files, not pipes: a worker's final JSON log is larger than a pipe buffer,
+    # and a pipe nobody reads until exit would block the worker forever.
+    outputs = {name: (tmp_path / f"{name}.out", tmp_path / f"{name}.err")
+               for name in ("desk-a", "desk-b")}
     desks = [subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.workers", "mixed", "--db", url,
          "--api", server.base_url, "--name", name, "--seconds", str(MIXED_SECONDS),
          "--seed", str(seed)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO_ROOT, stdout=outputs[name][0].open("w"), stderr=outputs[name][1].open("w"),
+        text=True)
         for name, seed in (("desk-a", 1), ("desk-b", 2))]
     # Replies keep arriving while the desktops work: one each time the wait below times out.
     n = 0
@@ -69,9 +75,10 @@ def test_two_desktops_send_cancel_and_poll_together_on_postgresql(
         except subprocess.TimeoutExpired:
             continue
     logs: list[dict[str, Any]] = []
-    for desk in desks:
-        out, err = desk.communicate()
-        assert desk.returncode == 0, err
+    for desk, name in zip(desks, ("desk-a", "desk-b"), strict=True):
+        desk.wait()
+        out = outputs[name][0].read_text()
+        assert desk.returncode == 0, outputs[name][1].read_text()[-3000:]
         logs += json.loads(out.splitlines()[-1])["log"]
 
     # Afterwards one desktop finishes what is left: scheduled texts come due, replies are read.

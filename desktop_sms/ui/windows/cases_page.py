@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_sms.services.common import Actor
-from desktop_sms.services.matters import MatterService
+from desktop_sms.services.matters import COUNT_CAP, MatterService, count_is_capped
 from desktop_sms.ui.dialogs.case_form_dialog import CaseFormDialog
 from desktop_sms.ui.models.case_table_model import CaseTableModel
 
@@ -150,5 +150,11 @@ class CasesPage(QWidget):
 
     def _update_count(self) -> None:
         n = self.model.rowCount()
+        if count_is_capped(self.model.filter_text(), n):  # a 1–2 character filter
+            self.count_label.setText(f"{COUNT_CAP:,}+ cases")
+            self.count_label.setToolTip("Type more of the name, number or phone to narrow "
+                                        "the list; only the first matches are listed.")
+            return
+        self.count_label.setToolTip("")
         total_word = "case" if n == 1 else "cases"
         self.count_label.setText(f"{n:,} {total_word}")
