@@ -189,7 +189,12 @@ class _ItemListBase(QWidget):
         self._update_buttons()
 
     def load(self) -> list[CalendarItemView]:
-        raise NotImplementedError
+        """The items to show; each concrete view (Calendar page, matter tab) says which.
+
+        An abstract method: Qt's metaclass rules out abc.ABC here, so a missing override fails
+        loudly instead of showing an empty list.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define load()")
 
     def empty_text(self) -> str:
         return "Nothing here."
