@@ -79,3 +79,8 @@ def test_sqlite_file_is_copied_aside_before_migrating(tmp_path: Path) -> None:
     backups = list(tmp_path.glob("old.sqlite3.before-0001-*.bak"))
     assert len(backups) == 1 and backups[0].stat().st_size > 0
     db2.dispose()
+
+
+def test_head_revision_constant_matches_the_migration_scripts() -> None:
+    """Start-up skips Alembic when the database is at HEAD_REVISION: it must be the real head."""
+    assert migrate.head_revision() == migrate.HEAD_REVISION

@@ -6,17 +6,21 @@ import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 from desktop_sms.db.engine import sqlite_path
 from desktop_sms.resources import package_path
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
+
+# The newest migration in db/migrations/versions (a test keeps the two equal). A database
+# already at it is opened without importing Alembic at all, which keeps start-up quick.
+HEAD_REVISION = "0002"
 
 
 class SchemaTooNewError(RuntimeError):
@@ -25,6 +29,8 @@ class SchemaTooNewError(RuntimeError):
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration pointing at the migrations shipped in the package."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(package_path("db/migrations")))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -32,7 +38,9 @@ def alembic_config(url: str) -> Config:
 
 
 def head_revision(url: str = "sqlite://") -> str:
-    """The newest migration this application knows."""
+    """The newest migration this application knows (read from the migration scripts)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     assert head is not None
     return head
@@ -41,15 +49,23 @@ def head_revision(url: str = "sqlite://") -> str:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return str(version) if version is not None else None
 
 
 def upgrade(engine: Engine) -> Path | None:
     """Bring the schema to the newest revision; returns the backup made of a SQLite file, if any."""
+    current = current_revision(engine)
+    if current == HEAD_REVISION:
+        return None
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     url = engine.url.render_as_string(hide_password=False)
     cfg = alembic_config(url)
     script = ScriptDirectory.from_config(cfg)
-    current = current_revision(engine)
     head = script.get_current_head()
     if current is not None:
         known = {rev.revision for rev in script.walk_revisions()}

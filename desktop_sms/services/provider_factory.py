@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
 from desktop_sms.providers.base import BadCredentialsError, SmsProvider
-from desktop_sms.providers.sandbox_server import SandboxServer
-from desktop_sms.providers.twilio_provider import (
-    TWILIO_API_URL,
-    TwilioProvider,
-    api_base_url_from_env,
-)
 from desktop_sms.services.credentials import CredentialStore
 from desktop_sms.services.settings import SettingsService
 
+if TYPE_CHECKING:
+    from desktop_sms.providers.sandbox_server import SandboxServer
+
 API_URL_ENV = "DESKTOP_SMS_TWILIO_API_URL"
+TWILIO_API_URL = "https://api.twilio.com"
+# The twilio client and the local server are imported on first use, not at start-up: they
+# cost a noticeable part of the cold start and the first send comes later anyway.
 
 
 class ProviderFactory:
@@ -39,6 +40,8 @@ class ProviderFactory:
 
     def start_sandbox(self) -> SandboxServer:
         """Start the in-process local server if it is not running (sandbox mode only)."""
+        from desktop_sms.providers.sandbox_server import SandboxServer
+
         with self._lock:
             if self._sandbox is None:
                 numbers = list(self.settings.get("office_numbers"))
@@ -48,6 +51,8 @@ class ProviderFactory:
             return self._sandbox
 
     def __call__(self) -> SmsProvider:
+        from desktop_sms.providers.twilio_provider import TwilioProvider, api_base_url_from_env
+
         if self.mode() == "twilio":
             sid = os.environ.get("TWILIO_ACCOUNT_SID") or str(self.settings.get("twilio_account_sid"))
             if not sid:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -54,6 +53,8 @@ def check_database(url: str) -> str:
         engine.dispose()
     if current is None:
         return "OK: connected. The database is empty; Desktop SMS will set it up on restart."
+    from alembic.script import ScriptDirectory  # only when the Test button is pressed
+
     script = ScriptDirectory.from_config(migrate.alembic_config(url))
     if current == script.get_current_head():
         return "OK: connected. The database is ready."

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_sms.providers.base import CredentialCheck
-from desktop_sms.providers.twilio_provider import TwilioProvider, api_base_url_from_env
 from desktop_sms.services.common import Actor
 from desktop_sms.services.credentials import CredentialStore, NoKeyringError
 from desktop_sms.services.settings import DEFINITIONS, SettingsService
@@ -35,6 +34,8 @@ def check_twilio(account_sid: str, typed_token: str, numbers: list[str],
     if not token:
         return CredentialCheck(ok=False, bad_credentials=True, problems=[
             "No Auth Token is typed in or stored for this account."])
+    from desktop_sms.providers.twilio_provider import TwilioProvider, api_base_url_from_env
+
     provider = TwilioProvider(account_sid, token, api_base_url=api_base_url_from_env())
     return provider.test_credentials(numbers)
 
