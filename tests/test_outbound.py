@@ -339,3 +339,36 @@ def test_a_send_that_timed_out_after_acceptance_is_found_not_resent(
     at_server = [m for m in sandbox_server.messages() if m["body"] == "slow answer"]
     assert len(at_server) == 1 and msg.provider_sid == at_server[0]["sid"]
     assert msg.state == "sent" and msg.verify_since is None
+
+
+def test_a_number_that_opts_out_after_scheduling_is_not_texted(office: Office) -> None:
+    """STOP on Wednesday for a text scheduled on Monday for Friday: refused when it falls due."""
+    svc = office.services
+    due = office.clock() + timedelta(days=2)
+    mid = svc.outbound.send(office.staff, office.matter_id, CLIENT, "Friday's hearing",
+                            send_at=due)
+    with svc.db.transaction() as s:
+        s.add(OptOut(phone_e164=CLIENT, opted_out=True, source="keyword", changed_at=office.clock()))
+    office.clock.set(due + timedelta(seconds=1))
+    report = svc.dispatcher.run_due()
+    assert report.failed == [mid] and report.sent == []
+    msg = _state(svc.db, mid)
+    assert msg.state == "failed" and msg.error_code == 21610 and "STOP" in (msg.error_message or "")
+    assert office.server_bodies() == []
+
+
+def test_a_text_whose_last_send_went_unanswered_cannot_be_canceled(
+        db: Database, sandbox_server: SandboxServer) -> None:
+    """It may be at the provider already: 'canceled' would be a promise we can't keep."""
+    from tests.helpers.outbound_fixtures import make_office
+
+    sid, token = sandbox_server.credentials
+    impatient = TwilioProvider(sid, token, api_base_url=sandbox_server.base_url, timeout=0.3)
+    office = make_office(db, sandbox_server, lambda: impatient)
+    svc = office.services
+    mid = svc.outbound.send(office.staff, office.matter_id, CLIENT, "unanswered")
+    sandbox_server.set_faults(latency_ms=1500)
+    assert svc.dispatcher.run_due().retried == [mid]
+    outcome = svc.outbound.cancel(office.staff, [mid])[0]
+    assert not outcome.canceled and "may already have been sent" in outcome.reason
+    assert _state(svc.db, mid).state == "queued"

@@ -61,6 +61,9 @@ def sqlite_path(url: str) -> Path | None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the pragmas SQLite needs for several threads and processes."""
     url = normalize_url(url)
+    # Errors must never quote a statement's parameters: they can hold a message body or a
+    # phone number, and error text ends up in logs.
+    kwargs.setdefault("hide_parameters", True)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         path = sqlite_path(url)

@@ -99,8 +99,9 @@ def error_for(status: int | None, code: int | None, retry_after: float | None = 
         return TransientProviderError(CODE_ERRORS[20429][1], code=code or 20429, status=status,
                                       retry_after=retry_after)
     if status is not None and status >= 500:
+        # A gateway's 502/504 says nothing about whether Twilio behind it took the request.
         return TransientProviderError(SENTENCE_SERVER, code=code, status=status,
-                                      retry_after=retry_after)
+                                      retry_after=retry_after, ambiguous=status in (502, 504))
     if status == 404:
         return NotFoundError(CODE_ERRORS[20404][1], code=code or 20404, status=status)
     shown = code if code is not None else status

@@ -13,7 +13,7 @@ from desktop_sms.db.database import Database
 from desktop_sms.db.models import Alert, Assignment, InboundMessage, Matter
 from desktop_sms.domain.phones import format_display
 from desktop_sms.services import audit
-from desktop_sms.services.common import Actor, Clock, NotFound, utcnow
+from desktop_sms.services.common import Actor, Clock, NotFound, local_date, utcnow
 from desktop_sms.services.settings import SettingsService
 
 SNIPPET_CHARS = 80
@@ -53,7 +53,7 @@ class AlertService:
 
     def _visible_matters(self, user_id: int) -> Select[int]:
         """Matters where the user holds a current assignment of the configured kind."""
-        today = self.clock().date()
+        today = local_date(self.clock())
         stmt = select(Assignment.matter_id).where(
             Assignment.user_id == user_id,
             or_(Assignment.end_date.is_(None), Assignment.end_date > today))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 Clock = Callable[[], datetime]
 
@@ -12,6 +12,12 @@ Clock = Callable[[], datetime]
 def utcnow() -> datetime:
     """The real clock, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def local_date(moment: datetime) -> date:
+    """The office's calendar date at that moment (this desktop's zone), not the UTC date:
+    assignment end dates and "today" are local, and a US evening is already tomorrow in UTC."""
+    return moment.astimezone().date()
 
 
 class ServiceError(Exception):

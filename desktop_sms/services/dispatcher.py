@@ -24,7 +24,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from desktop_sms.db.database import Database
-from desktop_sms.db.models import OutboundMessage
+from desktop_sms.db.models import OptOut, OutboundMessage
 from desktop_sms.domain.phones import mask
 from desktop_sms.providers.base import (
     OptedOutError,
@@ -45,7 +45,12 @@ BACKOFF_MAX_S = 300.0
 CLAIM_BATCH = 200  # due ids looked at per pass
 CLAIM_CHUNK = 16  # claimed by one conditional UPDATE, then sent: well inside one lease
 SEND_WORKERS = 4  # texts in flight at once (the provider's latency, not the database, bounds a run)
-LEASE_MARGIN = timedelta(seconds=15)  # a claim this close to its lease's end is not sent
+# A claim this close to its lease's end is not sent: one provider call can take two time-outs
+# (connect + read, 10 s each) plus a look-up, and must finish while the lease still holds.
+LEASE_MARGIN = timedelta(seconds=30)
+MAX_LOOKUP_SCAN = 500  # texts to one number read back when looking for an unanswered send
+OPTED_OUT_SENTENCE = ("The number replied STOP after this text was written and has opted out "
+                      "of texts; it was not sent.")
 
 
 _OUT_TABLE = cast(Table, OutboundMessage.__table__)
@@ -129,6 +134,7 @@ class Dispatcher:
         self._spare_providers: list[SmsProvider] = []
         self._providers_lock = threading.Lock()
         self._providers_generation = 0  # bumped by reset_provider: in-flight ones are dropped
+        self._run_lock = threading.Lock()
 
     @property
     def provider(self) -> SmsProvider:
@@ -152,7 +158,20 @@ class Dispatcher:
         (read back by token in the same transaction) are sent, on up to `workers` threads.
         Each result is written by this thread with the same conditional UPDATE as before.
         """
+        if not self._run_lock.acquire(blocking=False):
+            # The alarm's wake-up and safety tick can fire together: one run at a time per
+            # process, or a late result of one run could overwrite the other's claim.
+            return DispatchReport()
+        try:
+            return self._run_due()
+        finally:
+            self._run_lock.release()
+
+    def _run_due(self) -> DispatchReport:
         report = DispatchReport()
+        # The provider is built afresh for every run: another desktop may have switched the
+        # office between Sandbox and Twilio (a setting in the shared database) since the last.
+        self.reset_provider()
         now = self.clock()
         self._promote_and_expire(now, report)
         self._reconcile_expired_leases(now, report)
@@ -165,7 +184,7 @@ class Dispatcher:
                     break
                 progressed = False
                 for start in range(0, len(ids), CLAIM_CHUNK):
-                    claimed = self._claim_batch(ids[start:start + CLAIM_CHUNK])
+                    claimed = self._claim_batch(ids[start:start + CLAIM_CHUNK], report)
                     if not claimed:
                         continue
                     progressed = True
@@ -229,7 +248,8 @@ class Dispatcher:
                            OutboundMessage.next_attempt_at <= now))
                 .order_by(OutboundMessage.send_at, OutboundMessage.id).limit(CLAIM_BATCH)))
 
-    def _claim_batch(self, ids: Sequence[int]) -> list[_Claimed]:
+    def _claim_batch(self, ids: Sequence[int],
+                     report: DispatchReport | None = None) -> list[_Claimed]:
         """One conditional UPDATE for a chunk of due ids; returns the rows it changed.
 
         The UPDATE stamps a token unique to this claim; reading the rows back by that token in
@@ -261,7 +281,23 @@ class Dispatcher:
                        OutboundMessage.claimed_by == self.desktop_id,
                        OutboundMessage.state == "sending")
                 .order_by(OutboundMessage.send_at, OutboundMessage.id)).all()
-        return [_Claimed(r[0], r[1], r[2], r[3], r[4], lease_until, r[5]) for r in rows]
+            # A number may have replied STOP after its text was written (scheduled on Monday
+            # for Friday): refused here, before the provider is called (SPEC F10).
+            stopped = set(s.scalars(select(OptOut.phone_e164).where(
+                OptOut.phone_e164.in_({r[1] for r in rows}), OptOut.opted_out.is_(True))))
+            if stopped:
+                blocked = [r[0] for r in rows if r[1] in stopped]
+                s.execute(update(OutboundMessage)
+                          .where(OutboundMessage.id.in_(blocked),
+                                 OutboundMessage.claim_token == token)
+                          .values(state="failed", error_code=21610, lease_until=None,
+                                  status_updated_at=now, error_message=OPTED_OUT_SENTENCE)
+                          .execution_options(synchronize_session=False))
+                if report is not None:
+                    report.failed.extend(blocked)
+                log.info("%d due text(s) not sent: the number opted out", len(blocked))
+        return [_Claimed(r[0], r[1], r[2], r[3], r[4], lease_until, r[5]) for r in rows
+                if r[1] not in stopped]
 
     def _send_batch(self, claimed: list[_Claimed], service_sid: str | None,
                     report: DispatchReport, pool: ThreadPoolExecutor | None) -> None:
@@ -485,6 +521,8 @@ class Dispatcher:
             msg = s.get(OutboundMessage, message_id)
             assert msg is not None
             to, body, since = msg.to_e164, msg.body, msg.claimed_at or msg.created_at
+            if msg.verify_since is not None:  # an earlier attempt's outcome is unknown too
+                since = min(since, msg.verify_since)
         try:
             match = self._find_at_provider(to, body, since)
         except ProviderError as exc:
@@ -497,7 +535,8 @@ class Dispatcher:
                     state="sent", provider_sid=match[0], provider_status=match[1],
                     sent_at=match[2] or now, status_updated_at=now, lease_until=None)
             else:
-                values = dict(state="queued", lease_until=None, next_attempt_at=None)
+                values = dict(state="queued", lease_until=None, next_attempt_at=None,
+                              verify_since=None)
             s.execute(update(OutboundMessage)
                       .where(OutboundMessage.id == message_id, OutboundMessage.state == "sending",
                              OutboundMessage.claimed_by == self.desktop_id)
@@ -518,13 +557,20 @@ class Dispatcher:
         with self.db.session() as s:
             known = set(s.scalars(select(OutboundMessage.provider_sid).where(
                 OutboundMessage.to_e164 == to, OutboundMessage.provider_sid.is_not(None))))
-        listing = (provider or self.provider).list_messages(
-            to=to, date_sent_on_or_after=(since - timedelta(days=1)).date())
-        for pm in listing:
+        # No DateSent filter: Twilio leaves DateSent empty while a text waits in its own queue,
+        # and such a text must be found too. Twilio lists by DateSent, newest first; the scan
+        # stops at the first text *sent* before the claim (one still queued at Twilio, with no
+        # DateSent, never stops it) or after MAX_LOOKUP_SCAN texts to that one number.
+        listing = (provider or self.provider).list_messages(to=to, page_size=50)
+        for scanned, pm in enumerate(listing):
+            if scanned >= MAX_LOOKUP_SCAN or (pm.date_sent is not None
+                                              and pm.date_sent < since - skew):
+                break
+            created = pm.date_created or pm.date_sent
+            if created is not None and created < since - skew:
+                continue
             if pm.direction.startswith("outbound") and pm.body == body and pm.sid not in known:
-                created = pm.date_created or pm.date_sent
-                if created is None or created >= since - skew:
-                    return pm.sid, pm.status, pm.date_sent or pm.date_created
+                return pm.sid, pm.status, pm.date_sent or pm.date_created
         return None
 
 

@@ -14,7 +14,7 @@ from desktop_sms.db.database import Database
 from desktop_sms.db.models import Assignment, Matter, User
 from desktop_sms.domain.phones import InvalidPhoneNumber, normalize
 from desktop_sms.services import audit
-from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
+from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, local_date, utcnow
 
 STAGES = ("prescreen", "intake", "open", "closed", "rejected")
 CASE_NUMBER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,39}")
@@ -144,7 +144,7 @@ class MatterService:
                     ors += [Matter.mobile_e164.like(dlike), Matter.home_e164.like(dlike)]
                 conditions.append(or_(*ors))
         if mine_user_id is not None:
-            today = self.clock().date()
+            today = local_date(self.clock())
             conditions.append(Matter.id.in_(
                 select(Assignment.matter_id).where(
                     Assignment.user_id == mine_user_id,
@@ -199,7 +199,7 @@ class MatterService:
             return self._detail(s, m)
 
     def _detail(self, s: Session, m: Matter) -> MatterDetail:
-        today = self.clock().date()
+        today = local_date(self.clock())
         consent_by = s.get(User, m.consent_by_id).name if m.consent_by_id else None  # type: ignore[union-attr]
         rows = s.execute(select(User.name, Assignment.kind, User.id)
                          .join(Assignment, Assignment.user_id == User.id)
@@ -239,12 +239,12 @@ class MatterService:
     def _apply_stage(self, s: Session, m: Matter, stage: str, now: datetime) -> None:
         m.stage = stage
         if stage == "open" and m.date_opened is None:
-            m.date_opened = now.date()
+            m.date_opened = local_date(now)
         if stage == "rejected":
             for a in s.scalars(select(Assignment).where(
                     Assignment.matter_id == m.id,
-                    or_(Assignment.end_date.is_(None), Assignment.end_date > now.date()))):
-                a.end_date = now.date()
+                    or_(Assignment.end_date.is_(None), Assignment.end_date > local_date(now)))):
+                a.end_date = local_date(now)
         m.updated_at = now
 
     def assign(self, actor: Actor, matter_id: int, user_id: int, kind: str = "primary",
@@ -259,7 +259,7 @@ class MatterService:
                 raise NotFound(f"There is no case with id {matter_id}.")
             if m.stage == "prescreen":
                 raise ValidationError("Prescreens have no assignments.")
-            self._assign(s, m, user_id, kind, start or now.date(), end, now)
+            self._assign(s, m, user_id, kind, start or local_date(now), end, now)
             audit.record(s, actor, "matter.assign", now, target_type="matter",
                          target_id=m.case_number, detail=f"user {user_id} {kind}")
 
@@ -270,11 +270,11 @@ class MatterService:
             for a in s.scalars(select(Assignment).where(
                     Assignment.matter_id == m.id, Assignment.kind == "primary",
                     Assignment.user_id != user_id,
-                    or_(Assignment.end_date.is_(None), Assignment.end_date > now.date()))):
-                a.end_date = now.date()
+                    or_(Assignment.end_date.is_(None), Assignment.end_date > local_date(now)))):
+                a.end_date = local_date(now)
         existing = s.scalar(select(Assignment).where(
             Assignment.matter_id == m.id, Assignment.user_id == user_id, Assignment.kind == kind,
-            or_(Assignment.end_date.is_(None), Assignment.end_date > now.date())))
+            or_(Assignment.end_date.is_(None), Assignment.end_date > local_date(now))))
         if existing is None:
             s.add(Assignment(matter_id=m.id, user_id=user_id, kind=kind, start_date=start,
                              end_date=end))
@@ -355,7 +355,7 @@ class MatterService:
         s.flush()
         self._apply_stage(s, m, str(fields["stage"]), now)
         if primary_id is not None and m.stage not in ("prescreen", "rejected"):
-            self._assign(s, m, primary_id, "primary", data.intake_date or now.date(), None, now)
+            self._assign(s, m, primary_id, "primary", data.intake_date or local_date(now), None, now)
         if audit_it:
             audit.record(s, actor, "matter.add" if created else "matter.edit", now,
                          target_type="matter", target_id=m.case_number)
@@ -363,7 +363,7 @@ class MatterService:
 
     def current_assignee_ids(self, matter_id: int, primary_only: bool) -> list[int]:
         """Users holding a current assignment (primary only, or any)."""
-        today = self.clock().date()
+        today = local_date(self.clock())
         stmt = select(Assignment.user_id).where(
             Assignment.matter_id == matter_id,
             or_(Assignment.end_date.is_(None), Assignment.end_date > today))

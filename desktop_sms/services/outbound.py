@@ -226,7 +226,9 @@ class OutboundService:
                 result = s.execute(
                     update(OutboundMessage)
                     .where(OutboundMessage.id == message_id,
-                           OutboundMessage.state.in_([str(x) for x in CANCELABLE_STATES]))
+                           OutboundMessage.state.in_([str(x) for x in CANCELABLE_STATES]),
+                           # an unanswered send may be at the provider already: not cancelable
+                           OutboundMessage.verify_since.is_(None))
                     .values(state=str(OutboundState.CANCELED), canceled_by_id=actor.user_id,
                             status_updated_at=now)
                     .execution_options(synchronize_session=False))
@@ -235,9 +237,15 @@ class OutboundService:
                                  target_id=message_id)
                     outcomes.append(CancelOutcome(message_id, True))
                     continue
-                state = s.scalar(select(OutboundMessage.state)
-                                 .where(OutboundMessage.id == message_id))
-            outcomes.append(CancelOutcome(message_id, False, _why_not_cancelable(message_id, state)))
+                row = s.execute(select(OutboundMessage.state, OutboundMessage.verify_since)
+                                .where(OutboundMessage.id == message_id)).first()
+            if row is not None and row[1] is not None and row[0] in CANCELABLE_STATES:
+                reason = (f"Message {message_id} can't be canceled: the provider did not answer "
+                          "its last attempt, so it may already have been sent; it is being "
+                          "checked and will not be sent twice.")
+            else:
+                reason = _why_not_cancelable(message_id, row[0] if row is not None else None)
+            outcomes.append(CancelOutcome(message_id, False, reason))
         return outcomes
 
     def send_missed_now(self, actor: Actor, message_id: int) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtCore import (
 )
 
 from desktop_sms.services.matters import MatterRow
+from desktop_sms.ui.text import plain_tooltip
 
 WINDOW = 200
 MAX_WINDOWS = 20  # at most 4,000 rows held, however far the user scrolls
@@ -135,7 +136,10 @@ class CaseTableModel(QAbstractTableModel):
             return None
         if role == MATTER_ID_ROLE:
             return item.id
-        return _display(getattr(item, COLUMNS[index.column()][0]))
+        shown = _display(getattr(item, COLUMNS[index.column()][0]))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return plain_tooltip(shown)
+        return shown
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
         if not index.isValid():

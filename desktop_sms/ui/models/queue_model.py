@@ -8,6 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 
 from desktop_sms.domain.phones import DEFAULT_REGION, format_display
 from desktop_sms.services.outbound import QueueRow
+from desktop_sms.ui.text import plain_tooltip
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -82,9 +83,9 @@ class QueueTableModel(QAbstractTableModel):
             return self._cell(r, index.column(), self._region)
         if role == Qt.ItemDataRole.ToolTipRole:
             if index.column() == 7:
-                return r.body
+                return plain_tooltip(r.body)
             if index.column() == 6 and r.error:
-                return r.error
+                return plain_tooltip(r.error)
             if index.column() == 0:
                 return r.send_at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
         if role == Qt.ItemDataRole.UserRole:

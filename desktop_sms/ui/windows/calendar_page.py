@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop_sms.services.calendar import CalendarItemView, CalendarService, DeliveryStatus
 from desktop_sms.services.common import Actor, ServiceError
+from desktop_sms.ui.text import plain_tooltip
 
 COLUMNS = ("When", "What", "Case", "Attendees / text status")
 ITEM_ID_ROLE = Qt.ItemDataRole.UserRole
@@ -64,7 +65,7 @@ def reminder_summary(item: CalendarItemView) -> str:
 def _plain_item(texts: list[str]) -> QTreeWidgetItem:
     row = QTreeWidgetItem(texts)
     for column, text in enumerate(texts):
-        row.setToolTip(column, text)
+        row.setToolTip(column, plain_tooltip(text))
     return row
 
 
