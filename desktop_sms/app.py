@@ -116,8 +116,8 @@ def start_background(services: Services, window: MainWindow) -> BackgroundWork:
     services.settings.subscribe(on_setting)
     bridge.polled.connect(lambda report: _show_poll(window, report))
     bridge.error.connect(lambda what, text: window.set_last_error(f"{what}: {text}"))
-    tray = TrayNotifier(window, services)
-    bridge.inbound_changed.connect(tray.notify)
+    window.tray = TrayNotifier(window, services)
+    bridge.inbound_changed.connect(window.tray.notify)
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(work.shutdown)

@@ -17,7 +17,8 @@ def test_alarm_sends_queued_text_and_poller_files_the_reply(qtbot: QtBot, office
     office.clock.set(datetime.now(UTC))  # the real alarm clock runs on real time here
     window = build_main_window(svc, office.staff)
     qtbot.addWidget(window)
-    work = start_background(svc, window)
+    with qtbot.waitSignal(window.background.polled, timeout=15000):  # the start-up poll
+        work = start_background(svc, window)
     try:
         with qtbot.waitSignal(window.background.outbound_changed, timeout=15000):
             svc.outbound.send(office.staff, office.matter_id, "+12125550123", "Are you free?")
@@ -30,6 +31,9 @@ def test_alarm_sends_queued_text_and_poller_files_the_reply(qtbot: QtBot, office
         report = blocker.args[0]
         assert report.new_inbound_ids and office.matter_id in report.filed_matter_ids
         qtbot.waitUntil(lambda: "never" not in window.poll_label.text())
+        # Pat is the case's primary assignee and the one signed in: the tray tells her.
+        assert window.tray is not None
+        assert window.tray.last_message == "New reply on case 25-000001"
         rows = svc.inbound.received.rows()
         assert rows[0].text == "Yes, after 3pm" and rows[0].case_numbers == ["25-000001"]
     finally:

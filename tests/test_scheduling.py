@@ -63,3 +63,30 @@ def test_poll_backs_off_after_errors_and_recovers() -> None:
     finally:
         work.shutdown()
     assert work._poll_failures == 1  # the first poll reported an error
+
+
+def test_a_wake_up_during_a_run_makes_it_go_once_more() -> None:
+    """A text queued while the dispatcher runs must not wait for the next safety tick."""
+    entered = threading.Event()
+    release = threading.Event()
+    runs: list[int] = []
+    second_done = threading.Event()
+
+    def dispatch() -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            entered.set()
+            release.wait(10)
+        elif len(runs) == 2:
+            second_done.set()
+
+    work = BackgroundWork(dispatch=dispatch, next_wakeup=lambda: None)
+    work.start()
+    try:
+        assert entered.wait(10)
+        work.wake()  # arrives while the first run is still going
+        release.set()
+        assert second_done.wait(10), "the wake-up during the run was lost"
+        assert len(runs) == 2
+    finally:
+        work.shutdown()

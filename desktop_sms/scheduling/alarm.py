@@ -20,7 +20,6 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
@@ -30,6 +29,7 @@ MAX_POLL_BACKOFF = timedelta(minutes=5)
 WAKE_JOB = "dispatch-wake"
 TICK_JOB = "dispatch-tick"
 POLL_JOB = "poll"
+FAR = 3650  # days: the interval of jobs that only ever run when their next run time is moved
 
 
 class BackgroundWork:
@@ -57,11 +57,16 @@ class BackgroundWork:
         self._on_error = on_error
         self._lock = threading.Lock()
         self._poll_failures = 0
+        # A request that arrives during a run makes that run go once more when it ends.
+        self._running = {"dispatch": False, "poll": False}
+        self._again = {"dispatch": False, "poll": False}
         # Two workers: a slow poll never delays a due text, and each job runs one at a time.
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(2)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            # Overlapping runs are folded into one by the flags below, not by max_instances:
+            # APScheduler would silently drop a wake-up that arrives while a run is going on.
+            job_defaults={"coalesce": True, "max_instances": 4, "misfire_grace_time": None},
             timezone=UTC,
         )
 
@@ -70,15 +75,23 @@ class BackgroundWork:
         return bool(self._scheduler.running)
 
     def start(self) -> None:
-        """Start the scheduler; the dispatcher runs at once (start-up catch-up), then polls."""
+        """Start the scheduler; the dispatcher runs at once (start-up catch-up), then polls.
+
+        Each kind of work is one long-lived job whose next run time is moved (never a job
+        added and removed per wake-up: APScheduler can race with itself over a job id that is
+        being replaced while it fires).
+        """
+        now = self._clock()
         self._scheduler.start()
         self._scheduler.add_job(self._run_dispatch,
                                 IntervalTrigger(seconds=self._safety_tick.total_seconds(),
                                                 timezone=UTC),
                                 id=TICK_JOB, replace_existing=True)
-        self.wake()
+        self._scheduler.add_job(self._run_dispatch, IntervalTrigger(days=FAR, timezone=UTC),
+                                id=WAKE_JOB, replace_existing=True, next_run_time=now)
         if self._poll is not None:
-            self.poll_now()
+            self._scheduler.add_job(self._run_poll, IntervalTrigger(days=FAR, timezone=UTC),
+                                    id=POLL_JOB, replace_existing=True, next_run_time=now)
 
     def shutdown(self) -> None:
         """Stop; waits for a running job to finish so no claim is left half-done."""
@@ -88,23 +101,54 @@ class BackgroundWork:
     # --- dispatcher ---------------------------------------------------------------------
     def wake(self, at: datetime | None = None) -> None:
         """Run the dispatcher at `at` (now by default) unless an earlier run is already set."""
-        when = at or self._clock()
+        self._move(WAKE_JOB, at or self._clock(), only_earlier=True)
+
+    def _move(self, job_id: str, when: datetime, only_earlier: bool) -> None:
+        """Set a job's next run time (the job itself lives as long as the scheduler)."""
         with self._lock:
             if not self._scheduler.running:
                 return
-            existing = self._scheduler.get_job(WAKE_JOB)
-            if (existing is not None and existing.next_run_time is not None
-                    and existing.next_run_time <= when):
-                return  # an earlier wake-up is set; it reschedules itself after running
-            self._scheduler.add_job(self._run_dispatch, DateTrigger(run_date=when, timezone=UTC),
-                                    id=WAKE_JOB, replace_existing=True)
+            job = self._scheduler.get_job(job_id)
+            if job is None:
+                return
+            if (only_earlier and job.next_run_time is not None
+                    and job.next_run_time <= when):
+                return  # an earlier run is set; it sets the next one after running
+            self._scheduler.modify_job(job_id, next_run_time=when)
 
     def next_wake_time(self) -> datetime | None:
         """When the dispatcher will next run (for tests and diagnostics)."""
         job = self._scheduler.get_job(WAKE_JOB)
         return job.next_run_time if job is not None else None
 
+    def _enter(self, kind: str) -> bool:
+        """True if this run may go; else the running one is asked to go once more."""
+        with self._lock:
+            if self._running[kind]:
+                self._again[kind] = True
+                return False
+            self._running[kind] = True
+            self._again[kind] = False
+            return True
+
+    def _leave(self, kind: str) -> bool:
+        """End a run; True when a request came meanwhile and the run must go again."""
+        with self._lock:
+            if self._again[kind]:
+                self._again[kind] = False
+                return True
+            self._running[kind] = False
+            return False
+
     def _run_dispatch(self) -> None:
+        if not self._enter("dispatch"):
+            return
+        again = True
+        while again:
+            self._dispatch_once()
+            again = self._leave("dispatch")
+
+    def _dispatch_once(self) -> None:
         result: Any = None
         error: BaseException | None = None
         try:
@@ -125,36 +169,34 @@ class BackgroundWork:
         except Exception:
             log.exception("could not read the next due time")
             return
-        if upcoming is None:
-            return
-        with self._lock:
-            if self._scheduler.running:
-                run_at = max(upcoming, self._clock())
-                self._scheduler.add_job(self._run_dispatch,
-                                        DateTrigger(run_date=run_at, timezone=UTC),
-                                        id=WAKE_JOB, replace_existing=True)
+        if upcoming is not None:
+            self._move(WAKE_JOB, max(upcoming, self._clock()), only_earlier=True)
 
     # --- poller -------------------------------------------------------------------------
     def poll_now(self) -> None:
-        """Poll at once (start-up, the Poll now menu item, a changed interval)."""
-        self._schedule_poll(timedelta(0))
+        """Poll at once (the Poll now menu item, a changed interval or provider)."""
+        self._move(POLL_JOB, self._clock(), only_earlier=True)
 
     def poll_delay(self) -> timedelta:
         """The wait before the next poll: the interval, doubled per failure up to 5 minutes."""
         base = timedelta(seconds=max(5.0, float(self._poll_interval())))
         if self._poll_failures:
-            return min(MAX_POLL_BACKOFF, base * (2 ** min(self._poll_failures, 6)))
+            return min(MAX_POLL_BACKOFF, base * int(2 ** min(self._poll_failures, 6)))
         return base
 
     def _schedule_poll(self, delay: timedelta) -> None:
-        with self._lock:
-            if self._poll is None or not self._scheduler.running:
-                return
-            self._scheduler.add_job(self._run_poll,
-                                    DateTrigger(run_date=self._clock() + delay, timezone=UTC),
-                                    id=POLL_JOB, replace_existing=True)
+        self._move(POLL_JOB, self._clock() + delay, only_earlier=False)
 
     def _run_poll(self) -> None:
+        if not self._enter("poll"):
+            return
+        again = True
+        while again:
+            self._poll_once()
+            again = self._leave("poll")
+        self._schedule_poll(self.poll_delay())
+
+    def _poll_once(self) -> None:
         assert self._poll is not None
         try:
             report = self._poll()
@@ -167,4 +209,3 @@ class BackgroundWork:
             self._poll_failures = 0 if self._poll_ok(report) else self._poll_failures + 1
             if self._on_polled:
                 self._on_polled(report)
-        self._schedule_poll(self.poll_delay())

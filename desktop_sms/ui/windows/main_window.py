@@ -36,6 +36,7 @@ from desktop_sms.services.container import Services
 from desktop_sms.ui.background import BackgroundBridge
 from desktop_sms.ui.dialogs.import_dialog import ImportDialog
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.tray import TrayNotifier
 from desktop_sms.ui.widgets.placeholder_page import PlaceholderPage
 from desktop_sms.ui.windows.cases_page import CasesPage
 from desktop_sms.ui.windows.matter_view import MatterView
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         # Signals from the dispatcher and poller (wired by app.start_background); views listen
         # here even when no background work runs (tests emit them by hand).
         self.background = BackgroundBridge(self)
+        self.tray: TrayNotifier | None = None  # set by app.start_background
         self.import_dialog: ImportDialog | None = None
         self._matter_views: dict[int, MatterView] = {}
         self._pages: dict[str, QWidget] = {}
