@@ -15,14 +15,13 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from sqlalchemy.exc import SQLAlchemyError
 
 from desktop_sms.db.database import Database, open_database
-from desktop_sms.db.engine import resolve_database_url
 from desktop_sms.db.migrate import SchemaTooNewError
 from desktop_sms.scheduling.alarm import BackgroundWork
 from desktop_sms.services.calendar import next_wakeup_with_reminders, run_reminders_then_dispatch
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.container import Services, build_services
 from desktop_sms.services.demo import seed_demo
-from desktop_sms.services.local_config import LocalConfig
+from desktop_sms.services.local_config import LocalConfig, resolve_database_url
 from desktop_sms.ui.admin_integration import install_admin
 from desktop_sms.ui.calendar_integration import install_calendar
 from desktop_sms.ui.dialogs.first_admin_dialog import FirstAdminDialog

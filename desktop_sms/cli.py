@@ -16,11 +16,11 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from desktop_sms.db.database import open_database
-from desktop_sms.db.engine import resolve_database_url
 from desktop_sms.db.errors import describe_error
 from desktop_sms.db.migrate import SchemaTooNewError
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.container import Services, build_services
+from desktop_sms.services.local_config import resolve_database_url
 
 log = logging.getLogger(__name__)
 

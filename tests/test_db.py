@@ -84,3 +84,16 @@ def test_sqlite_file_is_copied_aside_before_migrating(tmp_path: Path) -> None:
 def test_head_revision_constant_matches_the_migration_scripts() -> None:
     """Start-up skips Alembic when the database is at HEAD_REVISION: it must be the real head."""
     assert migrate.head_revision() == migrate.HEAD_REVISION
+
+
+def test_database_url_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--db beats DESKTOP_SMS_DATABASE_URL beats Preferences → Database beats the SQLite file."""
+    from desktop_sms.services.local_config import LocalConfig, resolve_database_url
+
+    monkeypatch.delenv("DESKTOP_SMS_DATABASE_URL", raising=False)
+    assert resolve_database_url(None).endswith("desktop-sms.sqlite3")
+    LocalConfig(database_url="postgresql://office@db/sms").save()
+    assert resolve_database_url(None) == "postgresql+psycopg://office@db/sms"
+    monkeypatch.setenv("DESKTOP_SMS_DATABASE_URL", "postgres://env@db/sms")
+    assert resolve_database_url(None) == "postgresql+psycopg://env@db/sms"
+    assert resolve_database_url(f"sqlite:///{tmp_path}/x.sqlite3") == f"sqlite:///{tmp_path}/x.sqlite3"

@@ -28,19 +28,6 @@ def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'desktop-sms.sqlite3'}"
 
 
-def resolve_database_url(cli_url: str | None) -> str:
-    """--db, else DESKTOP_SMS_DATABASE_URL, else the desktop's configured URL, else SQLite."""
-    if cli_url:
-        return normalize_url(cli_url)
-    env = os.environ.get("DESKTOP_SMS_DATABASE_URL")
-    if env:
-        return normalize_url(env)
-    from desktop_sms.services.local_config import LocalConfig
-
-    configured = LocalConfig.load().database_url
-    return normalize_url(configured) if configured else default_database_url()
-
-
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs written the usual way (postgresql:// or postgres://)."""
     if url.startswith("postgres://"):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import platformdirs
 
+from desktop_sms.db.engine import default_database_url, normalize_url
+
 APP_NAME = "DesktopSMS"
 
 
@@ -47,3 +49,14 @@ class LocalConfig:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def resolve_database_url(cli_url: str | None) -> str:
+    """--db, else DESKTOP_SMS_DATABASE_URL, else this desktop's configured URL, else SQLite."""
+    if cli_url:
+        return normalize_url(cli_url)
+    env = os.environ.get("DESKTOP_SMS_DATABASE_URL")
+    if env:
+        return normalize_url(env)
+    configured = LocalConfig.load().database_url
+    return normalize_url(configured) if configured else default_database_url()
