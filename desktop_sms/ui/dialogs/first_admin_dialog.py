@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import (
 
 from desktop_sms.services.common import ServiceError
 from desktop_sms.services.users import UserInfo, UserService
+from desktop_sms.ui.widgets.dialog_buttons import action_buttons
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 
@@ -47,12 +47,8 @@ class FirstAdminDialog(QDialog):
         form.addRow("&Password", self.password)
         form.addRow("Password &again", self.password_again)
         self.error = ErrorLabel()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
-        self.create_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.create_button.setText("&Create administrator")
-        self.buttons.accepted.connect(self.create_admin)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.create_button = action_buttons(self, "&Create administrator",
+                                                          self.create_admin)
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)

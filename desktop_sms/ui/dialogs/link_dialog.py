@@ -11,7 +11,6 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -26,6 +25,7 @@ from desktop_sms.services.linking import LinkingService
 from desktop_sms.services.matters import MatterRow
 from desktop_sms.services.received import ReceivedRow
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.dialog_buttons import action_buttons
 from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.notes_pane import local_time
 
@@ -91,13 +91,9 @@ class LinkDialog(QDialog):
         self.error.setObjectName("errorLabel")
         self.error.setStyleSheet("color: #b42318;")
         self.error.hide()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Link")
+        self.buttons, self.ok_button = action_buttons(self, "Link",
+                                                      self.link_checked)
         self.ok_button.setEnabled(False)
-        self.buttons.accepted.connect(self.link_checked)
-        self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
         layout.addWidget(about)

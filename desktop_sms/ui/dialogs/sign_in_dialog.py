@@ -7,7 +7,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 from desktop_sms.services.common import ServiceError
 from desktop_sms.services.local_config import LocalConfig
 from desktop_sms.services.users import PasswordNotSet, UserInfo, UserService
+from desktop_sms.ui.widgets.dialog_buttons import action_buttons
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 FIRST_SIGN_IN_TEXT = "This is your first sign-in: choose a password."
@@ -66,12 +66,8 @@ class SignInDialog(QDialog):
         self.choosing_password = False
         self.username.textEdited.connect(self._username_edited)
         self.error = ErrorLabel()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
-        self.sign_in_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.sign_in_button.setText("&Sign in")
-        self.buttons.accepted.connect(self.sign_in)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.sign_in_button = action_buttons(self, "&Sign in",
+                                                           self.sign_in)
 
         layout = QVBoxLayout(self)
         layout.addWidget(heading)

@@ -7,7 +7,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 from desktop_sms.domain.states import Role
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.users import UserInfo, UserService
+from desktop_sms.ui.widgets.dialog_buttons import action_buttons
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 
@@ -72,12 +72,8 @@ class UserDialog(QDialog):
             form.addRow("&Password", self.password)
             form.addRow("Password &again", self.password_again)
         self.error = ErrorLabel()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.save_button.setText("&Save" if user else "&Add user")
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.save_button = action_buttons(self, "&Save" if user else "&Add user",
+                                                        self.save)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)
@@ -139,12 +135,8 @@ class ResetPasswordDialog(QDialog):
         form.addRow("New &password", self.password)
         form.addRow("Password &again", self.password_again)
         self.error = ErrorLabel()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.save_button.setText("&Set password")
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.save_button = action_buttons(self, "&Set password",
+                                                        self.save)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
-    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -25,6 +24,7 @@ from desktop_sms.services.container import Services
 from desktop_sms.services.matters import MatterDetail
 from desktop_sms.services.notes import list_notes
 from desktop_sms.ui.dialogs.case_form_dialog import CaseFormDialog
+from desktop_sms.ui.widgets.named_tabs import NamedTabs
 from desktop_sms.ui.widgets.notes_pane import NotesPane, local_time
 from desktop_sms.ui.widgets.placeholder_page import PlaceholderPage
 
@@ -40,11 +40,6 @@ def _plain_label(text: str = "") -> QLabel:
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     return label
-
-
-def _tab_label(name: str) -> str:
-    """A tab title that shows '&' instead of turning it into a keyboard mnemonic."""
-    return name.replace("&", "&&")
 
 
 def consent_text(detail: MatterDetail) -> str:
@@ -118,7 +113,7 @@ class MatterView(QWidget):
         facts.addRow("SMS consent", self.consent_label)
         facts.addRow("Assigned", self.assignees_label)
 
-        self.tabs = QTabWidget()
+        self.tabs = NamedTabs()
         self.notes_pane = NotesPane()
         self.set_tab("Notes", self.notes_pane)
         self.set_tab("Documents", PlaceholderPage(
@@ -137,32 +132,19 @@ class MatterView(QWidget):
     # --- public hooks ------------------------------------------------------------------
     def set_tab(self, name: str, widget: QWidget) -> None:
         """Put widget in the named tab (replacing its placeholder), or add a new tab."""
-        index = self.tab_index(name)
-        label = _tab_label(name)
-        if index < 0:
-            self.tabs.addTab(widget, label)
-            return
-        old = self.tabs.widget(index)
-        current = self.tabs.currentIndex()
-        self.tabs.removeTab(index)
-        self.tabs.insertTab(index, widget, label)
-        self.tabs.setCurrentIndex(current)
-        if old is not None and old is not widget:
-            old.deleteLater()
+        self.tabs.put(name, widget)
 
     def tab(self, name: str) -> QWidget | None:
-        """The widget of a tab."""
-        index = self.tab_index(name)
-        return self.tabs.widget(index) if index >= 0 else None
+        """The widget of a tab, or None."""
+        return self.tabs.named(name)
 
     def tab_index(self, name: str) -> int:
         """The index of a tab by its name, or -1."""
-        names = self.tab_names()
-        return names.index(name) if name in names else -1
+        return self.tabs.index_of(name)
 
     def tab_names(self) -> list[str]:
         """The tabs, in order."""
-        return [self.tabs.tabText(i).replace("&&", "&") for i in range(self.tabs.count())]
+        return self.tabs.names()
 
     def reload(self) -> None:
         """Read the matter and its notes again and show them."""

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from desktop_sms.ui.widgets.named_tabs import NamedTabs
 
 if TYPE_CHECKING:
     from desktop_sms.ui.windows.main_window import MainWindow
 
 PAGE_NAME = "SMS"
-
-
-def _tab_label(name: str) -> str:
-    """A tab title that shows '&' instead of turning it into a keyboard mnemonic."""
-    return name.replace("&", "&&")
 
 
 class SmsPage(QWidget):
@@ -29,7 +26,7 @@ class SmsPage(QWidget):
         self.setObjectName("smsPage")
         heading = QLabel("SMS")
         heading.setObjectName("pageHeading")
-        self.tabs = QTabWidget()
+        self.tabs = NamedTabs()
         self.tabs.setObjectName("smsTabs")
         self.tabs.setDocumentMode(True)
         layout = QVBoxLayout(self)
@@ -37,39 +34,24 @@ class SmsPage(QWidget):
         layout.addWidget(self.tabs, 1)
 
     def add_tab(self, name: str, widget: QWidget) -> None:
-        """Show widget in the named tab, replacing an earlier one of that name, or add the tab."""
-        index = self.tab_index(name)
-        if index < 0:
-            self.tabs.addTab(widget, _tab_label(name))
-            return
-        old = self.tabs.widget(index)
-        current = self.tabs.currentIndex()
-        self.tabs.removeTab(index)
-        self.tabs.insertTab(index, widget, _tab_label(name))
-        self.tabs.setCurrentIndex(current)
-        if old is not None and old is not widget:
-            old.deleteLater()
+        """Put widget in the named tab (replacing its placeholder), or add a new tab."""
+        self.tabs.put(name, widget)
 
     def tab(self, name: str) -> QWidget | None:
         """The widget of a tab, or None."""
-        index = self.tab_index(name)
-        return self.tabs.widget(index) if index >= 0 else None
+        return self.tabs.named(name)
 
     def tab_index(self, name: str) -> int:
-        """The index of a tab by name, or -1."""
-        names = self.tab_names()
-        return names.index(name) if name in names else -1
+        """The index of a tab by its name, or -1."""
+        return self.tabs.index_of(name)
 
     def tab_names(self) -> list[str]:
         """The tabs, in order."""
-        return [self.tabs.tabText(i).replace("&&", "&") for i in range(self.tabs.count())]
+        return self.tabs.names()
 
     def show_tab(self, name: str) -> None:
         """Make the named tab current."""
-        index = self.tab_index(name)
-        if index < 0:
-            raise KeyError(name)
-        self.tabs.setCurrentIndex(index)
+        self.tabs.show_named(name)
 
 
 def sms_page_for(window: MainWindow) -> SmsPage:
