@@ -46,4 +46,12 @@ fi
 smoke_seconds=$(( $(date +%s) - start ))
 
 size=$(du -sh "dist/Desktop SMS" | cut -f1)
+size_mib=$(( $(du -sk "dist/Desktop SMS" | cut -f1) / 1024 ))
 echo "bundle: dist/Desktop SMS/ is $size; built in ${build_seconds} s; smoke run ${smoke_seconds} s"
+# The one-folder bundle must stay within BUNDLE_MAX_MIB (150 MiB): a new dependency or Qt
+# module that pulls in a large library shows up here, not on a user's disk.
+max_mib="${BUNDLE_MAX_MIB:-150}"
+if [ "$size_mib" -gt "$max_mib" ]; then
+  echo "bundle: FAILED: ${size_mib} MiB is more than ${max_mib} MiB" >&2
+  exit 1
+fi

@@ -165,10 +165,15 @@ def test_build_spec_excludes_unused_qt_parts_and_tkinter() -> None:
     ("PySide6/Qt/qml/QtQuick/Controls/qmldir", True),
     ("desktop_sms/assets/style.qss", False),
     ("libQt6Quick_not_pyside.so", False),
+    ("PySide6/Qt/lib/libQt6Network.so.6", True),
+    ("PySide6/Qt/plugins/tls/libqopensslbackend.so", True),
+    ("PySide6/Qt/plugins/platformthemes/libqgtk3.so", True),
+    ("PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so", False),
+    ("PySide6/Qt/lib/libQt6DBus.so.6", False),
 ])
 def test_unused_qt_files_are_filtered_out_of_the_bundle(dest: str, unused: bool) -> None:
-    spec = _spec_part("_UNUSED_QT_LIB", "_UNUSED_PLUGIN_DIRS", "KEEP_IMAGEFORMATS",
-                      "KEEP_PLATFORMS", "_plugin_name", "is_unused_qt_file")
+    spec = _spec_part("_UNUSED_QT_LIB", "_UNUSED_PLUGIN_DIRS", "_UNUSED_PLATFORM_THEMES",
+                      "KEEP_IMAGEFORMATS", "KEEP_PLATFORMS", "_plugin_name", "is_unused_qt_file")
     assert spec.is_unused_qt_file(dest) is unused
 
 
