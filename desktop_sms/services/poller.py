@@ -58,6 +58,7 @@ class PollReport:
     needs_review_ids: list[int] = field(default_factory=list)
     media_completed_ids: list[int] = field(default_factory=list)
     retry_after: float | None = None  # the provider asked to wait this many seconds
+    set_aside_sids: list[str] = field(default_factory=list)  # could not be filed: set aside
 
     @property
     def ok(self) -> bool:
@@ -67,7 +68,8 @@ class PollReport:
     @property
     def changed(self) -> bool:
         """True when views should refresh."""
-        return bool(self.new_inbound_ids or self.updated_outbound_ids or self.media_completed_ids)
+        return bool(self.new_inbound_ids or self.updated_outbound_ids or self.media_completed_ids
+                    or self.set_aside_sids)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class _Acc:
     media_completed_ids: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     retry_after: float | None = None
+    set_aside_sids: list[str] = field(default_factory=list)
 
     def provider_error(self, context: str, exc: ProviderError) -> None:
         self.errors.append(f"{context}: {exc.sentence}")
@@ -140,7 +143,8 @@ class Poller:
             filed_matter_ids=sorted(set(acc.filed_matter_ids)),
             updated_outbound_ids=acc.updated_outbound_ids, errors=acc.errors,
             finished_at=self.clock(), needs_review_ids=acc.needs_review_ids,
-            media_completed_ids=acc.media_completed_ids, retry_after=acc.retry_after)
+            media_completed_ids=acc.media_completed_ids, retry_after=acc.retry_after,
+            set_aside_sids=acc.set_aside_sids)
 
     # --- inbound -------------------------------------------------------------------------
     def cursor(self, number: str) -> datetime | None:
@@ -210,6 +214,7 @@ class Poller:
                       type(again).__name__)
             aside = False
         if aside:
+            acc.set_aside_sids.append(message.sid)
             acc.errors.append(f"A reply to {mask(number)} could not be filed and was set aside "
                               "(SMS → Received lists it with the reason).")
         elif isinstance(exc, ProviderError):

@@ -111,6 +111,8 @@ def status_line(item: ConversationItem) -> str:
         parts.append(item.author)
     if item.direction == "inbound":
         parts.append(f"from {item.number}")
+    if item.truncated:
+        parts.append("truncated: the text was longer than 64 KB")
     line = " · ".join(parts)
     if item.error_message:
         line += f"\n{item.error_message}"
