@@ -4,14 +4,16 @@ local Twilio server, on SQLite and PostgreSQL (docs/set_aside.md)."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from desktop_sms.db.database import Database
-from desktop_sms.db.models import CaseNote, InboundFilingFailure, InboundMessage
-from desktop_sms.providers.base import SmsProvider
+from desktop_sms.db.models import AuditEntry, CaseNote, InboundFilingFailure, InboundMessage
+from desktop_sms.providers.base import ProviderError, SmsProvider, TransientProviderError
 from desktop_sms.providers.sandbox_server import SandboxServer
 from desktop_sms.services.common import PermissionDenied, ServiceError
 from desktop_sms.services.ingest import (
@@ -19,6 +21,8 @@ from desktop_sms.services.ingest import (
     MAX_INBOUND_BODY_BYTES,
     TRUNCATED_NOTE,
     cap_body,
+    counts_against_message,
+    failure_reason,
     storable_text,
 )
 from desktop_sms.services.poller import CURSOR_OVERLAP, Poller
@@ -137,6 +141,8 @@ def test_a_reply_that_cannot_be_filed_is_set_aside_and_tried_again_by_an_admin(
     assert bodies(db) == ["good one", "good two", "poison \ufffd pill"]
     with db.session() as s:
         assert s.scalar(select(InboundFilingFailure.id)) is None
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "inbound.try_again")).one()
+        assert entry.user_id == office.admin.user_id and entry.target_id == str(result.inbound_id)
 
 
 def test_a_failure_that_passes_before_the_limit_is_forgotten(
@@ -241,3 +247,17 @@ def test_an_oversized_reply_is_capped_and_marked_truncated(
     assert rows["word "].truncated and not rows["short"].truncated
     items = {i.body[:5]: i for i in received.conversation(office.matter_id)}
     assert items["word "].truncated and not items["short"].truncated
+
+
+def test_only_failures_about_the_message_count_towards_setting_it_aside() -> None:
+    locked = OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+    refused = IntegrityError("INSERT …", {}, sqlite3.IntegrityError("poison refused"))
+    assert not counts_against_message(locked)
+    assert not counts_against_message(TransientProviderError("Twilio is busy."))
+    assert counts_against_message(refused)
+    assert counts_against_message(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogate"))
+    assert counts_against_message(ProviderError("Twilio refused the request."))
+    assert failure_reason(refused) == ("The database refused to store it (IntegrityError: "
+                                       "poison refused).")
+    assert failure_reason(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "x")) == (
+        "Its text could not be encoded for storage.")

@@ -61,6 +61,7 @@ from desktop_sms.providers.base import (
     ProviderMessage,
     SmsProvider,
 )
+from desktop_sms.services import audit
 from desktop_sms.services.common import (
     Actor,
     Clock,
@@ -150,6 +151,20 @@ def cap_body(text: str, limit: int = MAX_INBOUND_BODY_BYTES) -> tuple[str, bool]
     if len(data) <= limit:
         return text, False
     return data[:limit].decode("utf-8", "ignore"), True
+
+
+def counts_against_message(exc: BaseException) -> bool:
+    """Whether a filing failure says something about the message (counted towards setting it
+    aside) rather than about the database or the network being unavailable for a while
+    (OperationalError: locked, disk full, connection lost; a transient provider error), which
+    is retried without limit and never sets a reply aside."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, ProviderError):
+        return not exc.transient
+    if isinstance(exc, OperationalError | InterfaceError):
+        return False
+    return not (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -633,6 +648,8 @@ class InboundIngest:
         per 500 ids)."""
         found: dict[str, bool] = {}
         sids = list(sids)
+        if not sids:
+            return found
         with self.db.session() as s:
             for i in range(0, len(sids), 500):
                 for sid, when in s.execute(select(
@@ -734,7 +751,11 @@ class InboundIngest:
                     reason=reason, last_failed_at=self.clock(),
                     attempts=InboundFilingFailure.attempts + 1))
             raise ServiceError(f"It still could not be filed: {reason}") from exc
-        self.clear_failure(message.sid)
+        with self.db.transaction() as s:
+            s.execute(delete(InboundFilingFailure).where(
+                InboundFilingFailure.provider_sid == message.sid))
+            audit.record(s, actor, "inbound.try_again", self.clock(), target_type="inbound",
+                         target_id=result.inbound_id, detail=message.sid)
         log.info("set-aside inbound %s filed by user %s", message.sid, actor.user_id)
         return result
 

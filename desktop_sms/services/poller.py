@@ -29,7 +29,7 @@ from desktop_sms.providers.base import (
 )
 from desktop_sms.services.alerts import AlertService
 from desktop_sms.services.common import Clock, utcnow
-from desktop_sms.services.ingest import InboundIngest
+from desktop_sms.services.ingest import InboundIngest, counts_against_message
 from desktop_sms.services.linking import LinkingService
 from desktop_sms.services.matcher import InboundMatcher
 from desktop_sms.services.matters import MatterService
@@ -208,7 +208,8 @@ class Poller:
         where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
         log.error("filing inbound %s failed: %s at %s", message.sid, type(exc).__name__, where)
         try:
-            aside = self.ingest.record_failure(message, exc)
+            aside = (self.ingest.record_failure(message, exc) if counts_against_message(exc)
+                     else False)
         except Exception as again:  # the database can't be written: the cursor waits
             log.error("counting the failure of inbound %s failed: %s", message.sid,
                       type(again).__name__)
