@@ -183,6 +183,8 @@ class Poller:
                     except Exception as exc:
                         if not self._filing_failed(number, message, exc, acc):
                             held = True
+                            if not counts_against_message(exc):
+                                break  # the database or network is down: the rest would fail alike
                         continue
                     if message.sid in failed_before:
                         self.ingest.clear_failure(message.sid)
