@@ -326,13 +326,13 @@ def test_poll_failing_halfway_loses_nothing_and_duplicates_nothing(
     failed = poller.poll_once()
     assert failed.errors and failed.new_inbound_ids == []
     assert poller.cursor(OFFICE) is None and count(db, InboundMessage) == 0
-    # 2. filing crashes at the 8th message: 7 filed, the cursor stops before the 8th
+    # 2. filing crashes at the 8th message: the other 11 are filed, the cursor stops before it
     halfway = poller.poll_once()
-    assert len(halfway.new_inbound_ids) == 7 and halfway.errors
+    assert len(halfway.new_inbound_ids) == 11 and halfway.errors
     assert poller.cursor(OFFICE) == start + timedelta(minutes=6)
-    # 3. the next poll files the rest, once each
+    # 3. the next poll files the one left, once
     rest = poller.poll_once()
-    assert rest.errors == [] and len(rest.new_inbound_ids) == 5
+    assert rest.errors == [] and len(rest.new_inbound_ids) == 1
     with db.session() as s:
         assert sorted(s.scalars(select(InboundMessage.provider_sid))) == sorted(sids)
     assert count(db, CaseNote) == 12 and count(db, Document) == 12 and count(db, Alert) == 12

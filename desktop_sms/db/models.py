@@ -183,6 +183,8 @@ class InboundMessage(Base):
     media_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     matching_mode: Mapped[str | None] = mapped_column(String(30))
+    # The body was cut to the storage cap (desktop_sms/services/ingest.py MAX_INBOUND_BODY_BYTES).
+    body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
 
     links: Mapped[list[MessageLink]] = relationship(back_populates="inbound")
     media: Mapped[list[InboundMedia]] = relationship(back_populates="inbound")
@@ -384,6 +386,31 @@ class PollCursor(Base):
     office_number: Mapped[str] = mapped_column(String(20), primary_key=True)
     last_date_sent: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboundFilingFailure(Base):
+    """A listed reply that could not be filed, counted per provider id (docs/set_aside.md).
+
+    While `set_aside_at` is empty the poller tries again on its next polls and its cursor waits;
+    after a few failed attempts the message is set aside: kept here (text made storable and
+    capped), shown in the Received Log as *could not be filed*, no longer holding the cursor,
+    until an administrator's *Try again* files it (the row is then deleted).
+    """
+
+    __tablename__ = "inbound_filing_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(40), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    from_raw: Mapped[str] = mapped_column(String(40), default="")
+    to_number: Mapped[str] = mapped_column(String(40), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    num_media: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    set_aside_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEntry(Base):

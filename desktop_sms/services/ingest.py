@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    delete,
     false,
     func,
     insert,
@@ -40,10 +41,12 @@ from desktop_sms.db.models import (
     Alert,
     CaseNote,
     Document,
+    InboundFilingFailure,
     InboundMedia,
     InboundMessage,
     MessageLink,
     Setting,
+    User,
     UTCDateTime,
 )
 from desktop_sms.domain.matching import LinkDecision
@@ -58,7 +61,15 @@ from desktop_sms.providers.base import (
     ProviderMessage,
     SmsProvider,
 )
-from desktop_sms.services.common import Clock, utcnow
+from desktop_sms.services import audit
+from desktop_sms.services.common import (
+    Actor,
+    Clock,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    utcnow,
+)
 from desktop_sms.services.matcher import InboundMatcher
 from desktop_sms.services.outbound import record_opt_out
 from desktop_sms.services.settings import DEFINITIONS, SettingsService
@@ -103,9 +114,77 @@ _IMAGE_MAGIC: dict[str, Any] = {
 }
 
 
-def _storable(text: str) -> str:
-    """PostgreSQL text can't hold NUL: one such reply must not stop all filing behind it."""
+MAX_INBOUND_BODY_BYTES = 64 * 1024  # UTF-8 bytes kept of a reply's text; Twilio's own cap is 1,600 characters
+MAX_FILING_ATTEMPTS = 3  # failed filings of one provider id before it is set aside
+TRUNCATED_NOTE = "[The text was longer than 64 KB and was cut here.]"
+
+
+def storable_text(text: str) -> str:
+    """`text` as every database can store it: NUL and unpaired surrogates become U+FFFD.
+
+    PostgreSQL text can't hold NUL, and a lone surrogate (JSON allows `"\\ud800"`) can't be
+    encoded as UTF-8 at all: one such reply must not stop all filing behind it. Surrogate pairs
+    split into two code points are joined again. Pure; never raises.
+    """
+    if text.isascii():
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+_storable = storable_text
+
+
+def cap_body(text: str, limit: int = MAX_INBOUND_BODY_BYTES) -> tuple[str, bool]:
+    """(text cut to at most `limit` UTF-8 bytes on a character boundary, whether it was cut).
+
+    `text` must already be storable (see `storable_text`). Twilio refuses messages over 1,600
+    characters (https://www.twilio.com/docs/glossary/what-sms-character-limit); a longer body
+    comes from something else and is kept up to the cap, marked truncated.
+    """
+    if len(text) * 4 <= limit:
+        return text, False
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text, False
+    return data[:limit].decode("utf-8", "ignore"), True
+
+
+def counts_against_message(exc: BaseException) -> bool:
+    """Whether a filing failure says something about the message (counted towards setting it
+    aside) rather than about the database or the network being unavailable for a while
+    (OperationalError: locked, disk full, connection lost; a transient provider error), which
+    is retried without limit and never sets a reply aside."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, ProviderError):
+        return not exc.transient
+    if isinstance(exc, OperationalError | InterfaceError):
+        return False
+    return not (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One sentence saying why filing failed, without the message's text or numbers.
+
+    Database errors quote their SQL parameters (bodies, numbers), so only the driver's first
+    line and the error's class are kept.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, ProviderError):
+        return exc.sentence
+    if isinstance(exc, UnicodeError):
+        return "Its text could not be encoded for storage."
+    if isinstance(exc, DBAPIError):
+        first = str(exc.orig).strip().splitlines()[0][:200] if str(exc.orig).strip() else ""
+        name = type(exc.orig).__name__
+        return (f"The database refused to store it ({name}: {first})." if first
+                else f"The database refused to store it ({name}).")
+    return f"Filing failed ({type(exc).__name__})."
 
 
 def base_type(content_type: str) -> str:
@@ -263,7 +342,8 @@ def file_on_matter(session: Session, inbound: InboundMessage, matter_id: int, ru
     link.withdrawn_at, link.withdrawn_by_id = None, None
     session.flush()
     note = CaseNote(matter_id=matter_id, subject=f"SMS received from {sender_display(inbound, region)}"[:200],
-                    body=inbound.body, created_at=inbound.received_at, author_id=user_id,
+                    body=f"{inbound.body}\n\n{TRUNCATED_NOTE}" if inbound.body_truncated
+                    else inbound.body, created_at=inbound.received_at, author_id=user_id,
                     link_id=link.id, withdrawn=False)
     session.add(note)
     session.flush()
@@ -519,6 +599,7 @@ class InboundIngest:
         received_at = message.date_sent or message.date_created or now
         pending = not listed or any(f.pending for f in fetched)
         keyword = classify_keyword(message.body)
+        body, truncated = cap_body(storable_text(message.body or ""))
         with self.db.transaction() as s:
             if polled is None:
                 # Read in this transaction: the mode in force when the message is processed.
@@ -536,7 +617,7 @@ class InboundIngest:
             inbound_id = conn.execute(stmts.insert_inbound, {
                 "provider_sid": message.sid, "from_raw": _storable(message.from_ or "")[:40],
                 "from_e164": from_e164, "to_number": _storable(message.to)[:40],
-                "body": _storable(message.body or ""),
+                "body": body, "body_truncated": truncated,
                 "received_at": received_at, "stored_at": now,
                 "num_media": max(message.num_media, len(fetched)), "media_pending": pending,
                 "needs_review": not decisions, "matching_mode": str(mode),
@@ -548,7 +629,8 @@ class InboundIngest:
             media = _insert_media(conn, inbound_id, fetched)
             if decisions:
                 subject = _note_subject(from_e164, message.from_ or "", region)
-                _file_new(conn, inbound_id, _storable(message.body or ""), received_at, decisions,
+                _file_new(conn, inbound_id, f"{body}\n\n{TRUNCATED_NOTE}" if truncated else body,
+                          received_at, decisions,
                           subject=subject, now=now, media=media)
             if keyword and from_e164:
                 record_opt_out(s, from_e164, keyword == "opt_out", "keyword", received_at,
@@ -559,6 +641,123 @@ class InboundIngest:
                      " (media pending)" if pending else "", f" ({keyword})" if keyword else "")
         return IngestResult(message.sid, inbound_id, True, tuple(decisions), not decisions,
                             pending, keyword)
+
+    # --- replies that could not be filed (docs/set_aside.md) ------------------------------
+    def failures(self, sids: Sequence[str]) -> dict[str, bool]:
+        """{provider id: set aside} for those of `sids` whose filing failed before (one query
+        per 500 ids)."""
+        found: dict[str, bool] = {}
+        sids = list(sids)
+        if not sids:
+            return found
+        with self.db.session() as s:
+            for i in range(0, len(sids), 500):
+                for sid, when in s.execute(select(
+                        InboundFilingFailure.provider_sid, InboundFilingFailure.set_aside_at)
+                        .where(InboundFilingFailure.provider_sid.in_(sids[i:i + 500]))):
+                    found[str(sid)] = when is not None
+        return found
+
+    def record_failure(self, message: ProviderMessage, exc: BaseException) -> bool:
+        """Count a failed filing of `message`; True when it is now set aside.
+
+        The message's fields are kept made storable (`storable_text`) and capped; if even they
+        can't be written, the row keeps only the provider id and the reason. Raises only when
+        the database can't be written at all (the caller then leaves the cursor before it).
+        """
+        now = self.clock()
+        reason = storable_text(failure_reason(exc))
+        body, _cut = cap_body(storable_text(message.body or ""))
+        fields: dict[str, Any] = {
+            "from_raw": storable_text(message.from_ or "")[:40],
+            "to_number": storable_text(message.to or "")[:40], "body": body,
+            "received_at": message.date_sent or message.date_created,
+            "num_media": max(0, int(message.num_media or 0))}
+        for keep in (fields, {"from_raw": "", "to_number": "", "body": "", "received_at": None,
+                              "num_media": 0}):
+            try:
+                with self.db.transaction() as s:
+                    row = s.scalar(select(InboundFilingFailure).where(
+                        InboundFilingFailure.provider_sid == message.sid).with_for_update())
+                    if row is None:
+                        row = InboundFilingFailure(provider_sid=message.sid, attempts=0,
+                                                   first_failed_at=now)
+                        s.add(row)
+                    for key, value in keep.items():
+                        setattr(row, key, value)
+                    row.attempts += 1
+                    row.reason, row.last_failed_at = reason, now
+                    if row.attempts >= MAX_FILING_ATTEMPTS and row.set_aside_at is None:
+                        row.set_aside_at = now
+                    aside = row.set_aside_at is not None
+                    attempts = row.attempts
+            except Exception as again:
+                if keep is not fields:
+                    raise
+                log.warning("inbound %s: its fields could not be kept (%s)", message.sid,
+                            type(again).__name__)
+                continue
+            if aside:
+                log.warning("inbound %s set aside after %d failed attempts", message.sid, attempts)
+            return aside
+        return False  # pragma: no cover - the loop returns or raises
+
+    def clear_failure(self, provider_sid: str) -> None:
+        """Forget the failed attempts of a message that is now filed."""
+        with self.db.transaction() as s:
+            s.execute(delete(InboundFilingFailure).where(
+                InboundFilingFailure.provider_sid == provider_sid))
+
+    def try_again(self, actor: Actor, failure_id: int,
+                  provider_factory: Callable[[], SmsProvider] | None = None) -> IngestResult:
+        """File a set-aside message again (administrators; checked against the user's row).
+
+        The message is rebuilt from what was kept; its attachments are listed again through
+        `provider_factory` when it had any. On success the set-aside row is deleted and the
+        result returned; on failure the row stays (its reason updated) and ServiceError says
+        why. Raises PermissionDenied, NotFound, ServiceError.
+        """
+        with self.db.session() as s:
+            if actor.user_id is not None:
+                user = s.get(User, actor.user_id)
+                if user is None or not user.active or user.role != "admin":
+                    raise PermissionDenied("Only an administrator can try filing a message "
+                                           "again.")
+            else:
+                actor.require_admin("try filing a message again")
+            row = s.get(InboundFilingFailure, failure_id)
+            if row is None:
+                raise NotFound("That message is no longer set aside.")
+            message = ProviderMessage(
+                sid=row.provider_sid, direction="inbound", from_=row.from_raw, to=row.to_number,
+                body=row.body, status="received", date_sent=row.received_at,
+                num_media=row.num_media)
+        provider: Any = None
+        if message.num_media > 0 and provider_factory is not None:
+            try:
+                provider = provider_factory()
+            except ProviderError as exc:
+                raise ServiceError(exc.sentence) from exc
+        elif message.num_media > 0:
+            message = replace(message, num_media=0)
+        try:
+            result = self.ingest(message, provider)
+        except Exception as exc:
+            reason = storable_text(failure_reason(exc))
+            log.error("trying inbound %s again failed: %s", message.sid, type(exc).__name__)
+            with self.db.transaction() as s:
+                s.execute(update(InboundFilingFailure).where(
+                    InboundFilingFailure.id == failure_id).values(
+                    reason=reason, last_failed_at=self.clock(),
+                    attempts=InboundFilingFailure.attempts + 1))
+            raise ServiceError(f"It still could not be filed: {reason}") from exc
+        with self.db.transaction() as s:
+            s.execute(delete(InboundFilingFailure).where(
+                InboundFilingFailure.provider_sid == message.sid))
+            audit.record(s, actor, "inbound.try_again", self.clock(), target_type="inbound",
+                         target_id=result.inbound_id, detail=message.sid)
+        log.info("set-aside inbound %s filed by user %s", message.sid, actor.user_id)
+        return result
 
     # --- media retries -------------------------------------------------------------------
     def retry_pending_media(self, provider: SmsProvider, limit: int = 50) -> list[int]:

@@ -29,7 +29,7 @@ from desktop_sms.providers.base import (
 )
 from desktop_sms.services.alerts import AlertService
 from desktop_sms.services.common import Clock, utcnow
-from desktop_sms.services.ingest import InboundIngest
+from desktop_sms.services.ingest import InboundIngest, counts_against_message
 from desktop_sms.services.linking import LinkingService
 from desktop_sms.services.matcher import InboundMatcher
 from desktop_sms.services.matters import MatterService
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 ProviderFactory = Callable[[], SmsProvider]
 STATUS_REFRESH_WINDOW = timedelta(hours=72)
 _SID_CHUNK = 500  # stays under every backend's bound-parameter limit
+# How far behind the poll's own start the cursor stays at most: provider clocks and message
+# dates may be a little ahead of this desktop's clock (docs/set_aside.md).
+CURSOR_OVERLAP = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class PollReport:
     needs_review_ids: list[int] = field(default_factory=list)
     media_completed_ids: list[int] = field(default_factory=list)
     retry_after: float | None = None  # the provider asked to wait this many seconds
+    set_aside_sids: list[str] = field(default_factory=list)  # could not be filed: set aside
 
     @property
     def ok(self) -> bool:
@@ -64,7 +68,8 @@ class PollReport:
     @property
     def changed(self) -> bool:
         """True when views should refresh."""
-        return bool(self.new_inbound_ids or self.updated_outbound_ids or self.media_completed_ids)
+        return bool(self.new_inbound_ids or self.updated_outbound_ids or self.media_completed_ids
+                    or self.set_aside_sids)
 
 
 @dataclass
@@ -76,6 +81,7 @@ class _Acc:
     media_completed_ids: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     retry_after: float | None = None
+    set_aside_sids: list[str] = field(default_factory=list)
 
     def provider_error(self, context: str, exc: ProviderError) -> None:
         self.errors.append(f"{context}: {exc.sentence}")
@@ -137,7 +143,8 @@ class Poller:
             filed_matter_ids=sorted(set(acc.filed_matter_ids)),
             updated_outbound_ids=acc.updated_outbound_ids, errors=acc.errors,
             finished_at=self.clock(), needs_review_ids=acc.needs_review_ids,
-            media_completed_ids=acc.media_completed_ids, retry_after=acc.retry_after)
+            media_completed_ids=acc.media_completed_ids, retry_after=acc.retry_after,
+            set_aside_sids=acc.set_aside_sids)
 
     # --- inbound -------------------------------------------------------------------------
     def cursor(self, number: str) -> datetime | None:
@@ -151,6 +158,8 @@ class Poller:
         acc = acc if acc is not None else _Acc()
         now = self.clock()
         start = self.cursor(number)
+        if start is not None:
+            start = min(start, now - CURSOR_OVERLAP)  # heal a cursor a bad date moved ahead
         if start is None:
             start = now - timedelta(days=int(self.settings.get("first_poll_lookback_days")))
         since = (start - timedelta(days=1)).astimezone(UTC).date()
@@ -159,24 +168,33 @@ class Poller:
                   if m.direction == "inbound" and m.to == number]
         listed.sort(key=lambda m: (_received_at(m), m.sid))
         stored = self._stored_sids([m.sid for m in listed])
+        failed_before = self.ingest.failures([m.sid for m in listed if m.sid not in stored])
         safe_until: datetime | None = None
+        held = False  # a message that failed (not yet set aside) keeps the cursor before it
         # Inside the poll scope ingest() trusts this bulk filter of stored SIDs (the unique-sid
         # insert still guards against another desktop) and reuses the settings read once.
-        # Each message is still its own transaction: filed completely or not at all.
+        # Each message is still its own transaction: filed completely or not at all, and one
+        # that fails doesn't stop the later ones from being filed (docs/set_aside.md).
         with self.ingest.polling():
             for message in listed:
-                if message.sid not in stored:
+                if message.sid not in stored and not failed_before.get(message.sid, False):
                     try:
                         result = self.ingest.ingest(message, provider)
-                    except Exception as exc:  # the cursor must stop before this message
-                        self._filing_failed(number, message, exc, acc)
-                        break
+                    except Exception as exc:
+                        if not self._filing_failed(number, message, exc, acc):
+                            held = True
+                            if not counts_against_message(exc):
+                                break  # the database or network is down: the rest would fail alike
+                        continue
+                    if message.sid in failed_before:
+                        self.ingest.clear_failure(message.sid)
                     if result.created and result.inbound_id is not None:
                         acc.new_inbound_ids.append(result.inbound_id)
                         acc.filed_matter_ids.extend(result.matter_ids)
                         if result.needs_review:
                             acc.needs_review_ids.append(result.inbound_id)
-                safe_until = _received_at(message)
+                if not held:
+                    safe_until = _received_at(message)
         if safe_until is not None and safe_until > start:
             self._advance_cursor(number, safe_until, now)
         elif self.cursor(number) is None:
@@ -184,17 +202,30 @@ class Poller:
             # message dated earlier but listed late is still caught.
             self._advance_cursor(number, start, now)
 
-    @staticmethod
-    def _filing_failed(number: str, message: ProviderMessage, exc: Exception, acc: _Acc) -> None:
+    def _filing_failed(self, number: str, message: ProviderMessage, exc: Exception,
+                       acc: _Acc) -> bool:
+        """Report and count a failed filing; True when the message is now set aside."""
         # No traceback text: database errors quote their parameters (bodies, numbers).
         frame = traceback.extract_tb(exc.__traceback__)[-1:] or None
         where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
         log.error("filing inbound %s failed: %s at %s", message.sid, type(exc).__name__, where)
-        if isinstance(exc, ProviderError):
+        try:
+            aside = (self.ingest.record_failure(message, exc) if counts_against_message(exc)
+                     else False)
+        except Exception as again:  # the database can't be written: the cursor waits
+            log.error("counting the failure of inbound %s failed: %s", message.sid,
+                      type(again).__name__)
+            aside = False
+        if aside:
+            acc.set_aside_sids.append(message.sid)
+            acc.errors.append(f"A reply to {mask(number)} could not be filed and was set aside "
+                              "(SMS → Received lists it with the reason).")
+        elif isinstance(exc, ProviderError):
             acc.provider_error(f"Filing a reply to {mask(number)}", exc)
         else:
             acc.errors.append(f"A reply to {mask(number)} could not be filed "
                               f"({type(exc).__name__}); it will be tried again.")
+        return aside
 
     def _stored_sids(self, sids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -206,7 +237,10 @@ class Poller:
         return found
 
     def _advance_cursor(self, number: str, to: datetime, now: datetime) -> None:
-        """Move the cursor forward only (another desktop may have moved it further)."""
+        """Move the cursor forward only (another desktop may have moved it further), and never
+        past `now` (the poll's start) less CURSOR_OVERLAP, whatever date the provider gave a
+        message: a reply dated in the future must not hide the replies that follow it."""
+        to = min(to, now - CURSOR_OVERLAP)
         with self.db.transaction() as s:
             module: Any = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
             stmt = module.insert(PollCursor).values(office_number=number, last_date_sent=to,

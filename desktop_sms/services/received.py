@@ -13,6 +13,7 @@ from desktop_sms.db.database import Database
 from desktop_sms.db.models import (
     CaseNote,
     Document,
+    InboundFilingFailure,
     InboundMedia,
     InboundMessage,
     Matter,
@@ -20,7 +21,7 @@ from desktop_sms.db.models import (
     OutboundMessage,
     User,
 )
-from desktop_sms.domain.phones import format_display
+from desktop_sms.domain.phones import format_display, try_normalize
 from desktop_sms.domain.states import LinkRule
 from desktop_sms.services.common import NotFound
 from desktop_sms.services.ingest import classify_media
@@ -54,6 +55,7 @@ class ReceivedRow:
     media_pending: bool
     needs_review: bool
     links: tuple[LinkInfo, ...]
+    truncated: bool = False  # the text was cut to the storage cap
 
     @property
     def case_numbers(self) -> list[str]:
@@ -80,6 +82,22 @@ class ConversationItem:
     document_ids: tuple[int, ...] = ()  # this matter's documents of those media
     error_message: str | None = None
     author: str | None = None
+    truncated: bool = False  # a reply whose text was cut to the storage cap
+
+
+@dataclass(frozen=True)
+class SetAsideRow:
+    """A reply that could not be filed and was set aside (docs/set_aside.md)."""
+
+    id: int  # InboundFilingFailure.id, for Try again
+    provider_sid: str
+    received_at: datetime | None  # as the provider dated it, UTC
+    from_display: str
+    to_number: str
+    text: str  # as kept: made storable, capped
+    reason: str  # one sentence: why the last attempt failed
+    attempts: int
+    set_aside_at: datetime
 
 
 @dataclass(frozen=True)
@@ -181,7 +199,26 @@ class ReceivedLog:
     def _row(m: InboundMessage, links: tuple[LinkInfo, ...], region: str) -> ReceivedRow:
         display = format_display(m.from_e164, region) if m.from_e164 else m.from_raw
         return ReceivedRow(m.id, m.received_at, m.from_raw, m.from_e164, display, m.to_number,
-                           m.body, m.num_media, m.media_pending, m.needs_review, links)
+                           m.body, m.num_media, m.media_pending, m.needs_review, links,
+                           bool(m.body_truncated))
+
+    # --- set aside -----------------------------------------------------------------------
+    def set_aside_rows(self, limit: int = 500) -> list[SetAsideRow]:
+        """Replies that could not be filed after a few tries, newest set aside first."""
+        region = self.region
+        with self.db.session() as s:
+            rows = list(s.scalars(select(InboundFilingFailure)
+                                  .where(InboundFilingFailure.set_aside_at.is_not(None))
+                                  .order_by(InboundFilingFailure.set_aside_at.desc(),
+                                            InboundFilingFailure.id.desc()).limit(limit)))
+            out: list[SetAsideRow] = []
+            for f in rows:
+                e164 = try_normalize(f.from_raw, region) if f.from_raw else None
+                display = format_display(e164, region) if e164 else f.from_raw
+                assert f.set_aside_at is not None
+                out.append(SetAsideRow(f.id, f.provider_sid, f.received_at, display,
+                                       f.to_number, f.body, f.reason, f.attempts, f.set_aside_at))
+            return out
 
     # --- SMS log on a case ---------------------------------------------------------------
     def conversation(self, matter_id: int) -> list[ConversationItem]:
@@ -219,7 +256,8 @@ class ReceivedLog:
             for m in inbound:
                 display = format_display(m.from_e164, region) if m.from_e164 else m.from_raw
                 items.append(ConversationItem("inbound", m.id, m.received_at, m.body, "received",
-                                              display, tuple(media[m.id]), tuple(docs[m.id])))
+                                              display, tuple(media[m.id]), tuple(docs[m.id]),
+                                              truncated=bool(m.body_truncated)))
         items.sort(key=lambda it: (it.at, 0 if it.direction == "outbound" else 1, it.id))
         return items
 

@@ -33,7 +33,8 @@ class BackgroundBridge(QObject):
     def report_poll(self, report: Any) -> None:
         """Called on a worker thread after a poll."""
         self.polled.emit(report)
-        if getattr(report, "new_inbound_ids", None) or getattr(report, "media_completed_ids", None):
+        if (getattr(report, "new_inbound_ids", None) or getattr(report, "media_completed_ids", None)
+                or getattr(report, "set_aside_sids", None)):
             self.inbound_changed.emit(report)
         if getattr(report, "updated_outbound_ids", None):
             self.outbound_changed.emit()

@@ -57,8 +57,10 @@ class InboundIntegration(QObject):
         self.received_page: ReceivedPage | None = None
         self.badge: QLabel | None = None
         if window.actor.sms_access:  # no SMS page, so no Received Log, without SMS access
-            self.received_page = ReceivedPage(self.received, self.linking, window.runner,
-                                              window.actor)
+            self.received_page = ReceivedPage(
+                self.received, self.linking, window.runner, window.actor,
+                try_again=lambda actor, failure_id: inbound.ingest.try_again(
+                    actor, failure_id, window.services.providers))
             self._sms_page().add_tab(RECEIVED_TAB, self.received_page)
             self.received_page.needs_review_count_changed.connect(self.show_needs_review_count)
             self.received_page.links_changed.connect(self.refresh_matters)

@@ -26,10 +26,12 @@ from desktop_sms.db.database import Database
 from desktop_sms.services.notes import NoteRow, list_notes
 from desktop_sms.services.received import DocumentInfo, ReceivedLog
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.thumbnails import CACHE, Thumbnail, to_pixmap
 from desktop_sms.ui.widgets.documents_pane import (
+    THUMBNAIL_SIZE,
     file_chip,
+    image_placeholder,
     save_document_as,
-    scaled_pixmap,
     widget_alive,
 )
 from desktop_sms.ui.widgets.notes_pane import local_time
@@ -44,7 +46,7 @@ class NotesSnapshot:
 
     notes: list[NoteRow]
     documents: dict[int, list[DocumentInfo]] = field(default_factory=dict)
-    image_data: dict[int, bytes] = field(default_factory=dict)  # document id → bytes
+    thumbnails: dict[int, Thumbnail] = field(default_factory=dict)  # document id → decoded
 
 
 def load_notes(db: Database, received: ReceivedLog, matter_id: int,
@@ -53,14 +55,16 @@ def load_notes(db: Database, received: ReceivedLog, matter_id: int,
     notes = list_notes(db, matter_id)
     note_ids = {n.id for n in notes}
     by_note: dict[int, list[DocumentInfo]] = defaultdict(list)
-    data: dict[int, bytes] = {}
+    thumbs: dict[int, Thumbnail] = {}
     for doc in sorted(received.matter_documents(matter_id), key=lambda d: d.id):
         if doc.note_id is None or doc.note_id not in note_ids:
             continue
         by_note[doc.note_id].append(doc)
         if doc.is_image and doc.size <= THUMBNAIL_BYTES_CAP and doc.id not in cached:
-            data[doc.id] = received.document_data(doc.id)
-    return NotesSnapshot(notes, dict(by_note), data)
+            # Decoded here, on the runner, at thumbnail size (desktop_sms/ui/thumbnails.py).
+            thumbs[doc.id] = CACHE.get(("document", doc.id), THUMBNAIL_SIZE,
+                                       lambda d=doc.id: received.document_data(d))
+    return NotesSnapshot(notes, dict(by_note), thumbs)
 
 
 def _plain(text: str = "", name: str = "") -> QLabel:
@@ -143,6 +147,7 @@ class CaseNotesWidget(QWidget):
         self._notes: list[NoteRow] = []
         self._documents: dict[int, list[DocumentInfo]] = {}
         self._pixmaps: dict[int, QPixmap | None] = {}  # document id → thumbnail (None: bad image)
+        self._refusals: dict[int, str] = {}  # document id → why it isn't shown (too large …)
         self.cards: list[NoteCard] = []
 
         self.empty_label = _plain("No notes on this case yet.", "notesEmpty")
@@ -197,8 +202,10 @@ class CaseNotesWidget(QWidget):
     def _loaded(self, generation: int, snap: NotesSnapshot) -> None:
         if not widget_alive(self) or generation != self._generation:
             return
-        for doc_id, data in snap.image_data.items():
-            self._pixmaps[doc_id] = scaled_pixmap(data)
+        for doc_id, thumb in snap.thumbnails.items():
+            self._pixmaps[doc_id] = to_pixmap(thumb)
+            if thumb.refusal is not None:
+                self._refusals[doc_id] = thumb.refusal
         self._notes = snap.notes
         self._documents = snap.documents
         self.error_label.hide()
@@ -229,6 +236,9 @@ class CaseNotesWidget(QWidget):
                     thumb.setToolTip(f"{doc.name} — in Documents → {doc.folder}")
                     card.add_attachment(thumb, True)
                 else:
+                    refusal = self._refusals.get(doc.id) if doc.is_image else None
+                    if refusal is not None:
+                        card.add_attachment(image_placeholder(refusal, doc.name), False)
                     card.add_attachment(file_chip(doc.name, doc.size, doc.content_type,
                                                   lambda d=doc: self.save_as(d)), False)
             self._column.insertWidget(self._column.count() - 1, card)

@@ -30,6 +30,7 @@ from shiboken6 import isValid
 
 from desktop_sms.services.received import DocumentInfo, ReceivedLog
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.thumbnails import CACHE, Thumbnail, to_pixmap
 from desktop_sms.ui.widgets.notes_pane import local_time
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,11 @@ def human_size(size: int) -> str:
 
 
 def scaled_pixmap(data: bytes, size: QSize = THUMBNAIL_SIZE) -> QPixmap | None:
-    """The image in data scaled to fit size, or None when it does not decode."""
+    """The image in data scaled to fit size, or None when it does not decode.
+
+    Decodes on the calling thread with no pixel cap: only for small images already in hand.
+    Thumbnails of stored images go through desktop_sms/ui/thumbnails.py on the runner.
+    """
     pixmap = QPixmap()
     if not pixmap.loadFromData(data) or pixmap.isNull():
         return None
@@ -81,6 +86,24 @@ def thumbnail_label(data: bytes, name: str, size: QSize = THUMBNAIL_SIZE) -> QLa
     label.setAccessibleName(f"Image {name}")
     label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
     return label
+
+
+def image_placeholder(sentence: str, name: str) -> QLabel:
+    """A plain-text label standing in for an image that is not shown (too large, unreadable)."""
+    label = QLabel(sentence)
+    label.setObjectName("imagePlaceholder")
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setMaximumWidth(THUMBNAIL_SIZE.width() + 80)
+    label.setStyleSheet("QLabel#imagePlaceholder { color: #52606d; border: 1px dashed #9aa5b1;"
+                        " padding: 6px; }")
+    label.setAccessibleName(f"Image {name} not shown")
+    return label
+
+
+def load_preview(received: ReceivedLog, document_id: int, size: QSize = PREVIEW_SIZE) -> Thumbnail:
+    """A document's image decoded at preview size (on the runner; cached)."""
+    return CACHE.get(("document", document_id), size, lambda: received.document_data(document_id))
 
 
 def file_chip(name: str, size: int, content_type: str,
@@ -282,19 +305,21 @@ class DocumentsPane(QWidget):
             return
         self.preview.setText("Loading preview…")
         doc_id = doc.id
-        self._runner.run(self._received.document_data, doc_id,
-                         on_success=lambda data: self._preview_loaded(doc_id, data),
-                         on_failure=lambda exc: self._preview_loaded(doc_id, b""))
+        self._runner.run(load_preview, self._received, doc_id,
+                         on_success=lambda thumb: self._preview_loaded(doc_id, thumb),
+                         on_failure=lambda exc: self._preview_loaded(doc_id, None))
 
-    def _preview_loaded(self, doc_id: int, data: bytes) -> None:
+    def _preview_loaded(self, doc_id: int, thumb: Thumbnail | None) -> None:
         if not widget_alive(self):
             return
         current = self.selected_document()
         if current is None or current.id != doc_id:
             return
-        pixmap = scaled_pixmap(data, PREVIEW_SIZE) if data else None
+        pixmap = to_pixmap(thumb)
         if pixmap is None:
-            self.preview.setText(f"{current.name}\nThe image could not be shown.")
+            why = thumb.refusal if thumb is not None and thumb.refusal else \
+                "The image could not be shown."
+            self.preview.setText(f"{current.name}\n{why}")
         else:
             self.preview.setPixmap(pixmap)
             self.preview.setAccessibleName(f"Preview of {current.name}")

@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
 
 from desktop_sms.services.received import ConversationItem, DocumentInfo, ReceivedLog
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.thumbnails import CACHE, Thumbnail, to_pixmap
 from desktop_sms.ui.widgets.documents_pane import (
+    THUMBNAIL_SIZE,
     file_chip,
+    image_placeholder,
     save_document_as,
-    scaled_pixmap,
     widget_alive,
 )
 from desktop_sms.ui.widgets.notes_pane import local_time
@@ -62,6 +64,7 @@ class Attachment:
     is_image: bool
     data: bytes | None = None
     document: DocumentInfo | None = None
+    thumbnail: Thumbnail | None = None  # decoded on the runner at thumbnail size
 
 
 @dataclass
@@ -87,10 +90,11 @@ def load_conversation(received: ReceivedLog, matter_id: int) -> ConversationSnap
                 doc = docs.get(doc_id)
                 if doc is None:
                     continue
-                data = (received.document_data(doc.id)
-                        if doc.is_image and doc.size <= THUMBNAIL_BYTES_CAP else None)
+                thumb = (CACHE.get(("document", doc.id), THUMBNAIL_SIZE,
+                                   lambda d=doc.id: received.document_data(d))
+                         if doc.is_image and doc.size <= THUMBNAIL_BYTES_CAP else None)
                 attachments.append(Attachment(doc.name, doc.content_type, doc.size,
-                                              doc.is_image, data, doc))
+                                              doc.is_image, None, doc, thumb))
         else:  # media fetched but not (yet) a document of this case
             for n, media_id in enumerate(it.media_ids, start=1):
                 media = received.media_data(media_id)
@@ -98,8 +102,10 @@ def load_conversation(received: ReceivedLog, matter_id: int) -> ConversationSnap
                     continue
                 ctype, data, opaque = media
                 is_image = not opaque and ctype.startswith("image/")
+                thumb = (CACHE.get(("media", media_id), THUMBNAIL_SIZE, lambda b=data: b)
+                         if is_image and len(data) <= THUMBNAIL_BYTES_CAP else None)
                 attachments.append(Attachment(f"attachment {n}", ctype, len(data), is_image,
-                                              data if is_image else None))
+                                              None, None, thumb))
         out[it.id] = attachments
     return ConversationSnapshot(items, out)
 
@@ -111,6 +117,8 @@ def status_line(item: ConversationItem) -> str:
         parts.append(item.author)
     if item.direction == "inbound":
         parts.append(f"from {item.number}")
+    if item.truncated:
+        parts.append("truncated: the text was longer than 64 KB")
     line = " · ".join(parts)
     if item.error_message:
         line += f"\n{item.error_message}"
@@ -274,10 +282,12 @@ class SmsLogWidget(QWidget):
         for item in self._items:
             bubble = MessageBubble(item)
             for att in snap.attachments.get(item.id, []) if item.direction == "inbound" else []:
-                pixmap = scaled_pixmap(att.data) if att.is_image and att.data else None
+                pixmap = to_pixmap(att.thumbnail) if att.is_image else None
                 if pixmap is not None:
                     bubble.add_thumbnail(pixmap, att.name)
                 else:
+                    if att.thumbnail is not None and att.thumbnail.refusal:
+                        bubble.add_chip(image_placeholder(att.thumbnail.refusal, att.name))
                     doc = att.document
                     bubble.add_chip(file_chip(
                         att.name, att.size, att.content_type,

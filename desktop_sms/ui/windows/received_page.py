@@ -4,6 +4,7 @@ on and the rule; *needs review* for unmatched ones; Link to case… and Unlink.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop_sms.services.common import Actor
 from desktop_sms.services.linking import LinkingService
-from desktop_sms.services.received import LinkInfo, ReceivedLog, ReceivedRow
+from desktop_sms.services.received import LinkInfo, ReceivedLog, ReceivedRow, SetAsideRow
 from desktop_sms.ui.dialogs.link_dialog import LinkDialog
 from desktop_sms.ui.models.received_model import COLUMNS, ReceivedTableModel
 from desktop_sms.ui.tasks import TaskRunner
@@ -44,13 +45,27 @@ class ReceivedSnapshot:
     rows: list[ReceivedRow]
     needs_review: int
     total: int
+    set_aside: tuple[SetAsideRow, ...] = ()
 
 
 def load_received(received: ReceivedLog, needs_review_only: bool) -> ReceivedSnapshot:
     """Read the log (on the runner)."""
     return ReceivedSnapshot(received.rows(needs_review_only=needs_review_only, limit=ROW_LIMIT),
                             received.needs_review_count(),
-                            received.count(needs_review_only=needs_review_only))
+                            received.count(needs_review_only=needs_review_only),
+                            tuple(received.set_aside_rows()))
+
+
+TryAgain = Callable[[Actor, int], object]  # (acting user, set-aside id) → filed (raises if not)
+
+
+def set_aside_line(row: SetAsideRow) -> str:
+    """One line of the *could not be filed* list: when, who from, the reason (plain text)."""
+    when = local_time(row.received_at) if row.received_at is not None else "date unknown"
+    preview = " ".join(row.text.split())
+    preview = preview if len(preview) <= 60 else preview[:59] + "…"
+    return (f"{when} · from {row.from_display or 'unknown sender'} · could not be filed "
+            f"({row.attempts} tries): {row.reason} · “{preview}”")
 
 
 def _plain(text: str = "", name: str = "") -> QLabel:
@@ -71,8 +86,10 @@ class ReceivedPage(QWidget):
     action_failed = Signal(str)
 
     def __init__(self, received: ReceivedLog, linking: LinkingService, runner: TaskRunner,
-                 actor: Actor, parent: QWidget | None = None) -> None:
+                 actor: Actor, parent: QWidget | None = None, *,
+                 try_again: TryAgain | None = None) -> None:
         super().__init__(parent)
+        self._try_again = try_again
         self.setObjectName("receivedPage")
         self._received = received
         self._linking = linking
@@ -151,9 +168,36 @@ class ReceivedPage(QWidget):
         splitter.addWidget(detail)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        # Replies that could not be filed after a few tries (docs/set_aside.md).
+        self.set_aside_box = QWidget()
+        self.set_aside_box.setObjectName("setAsideBox")
+        self.set_aside_label = _plain("", "setAsideLabel")
+        self.set_aside_label.setStyleSheet("color: #b42318; font-weight: 600;")
+        self.set_aside_list = QListWidget()
+        self.set_aside_list.setObjectName("setAsideList")
+        self.set_aside_list.setAccessibleName("Could not be filed")
+        self.set_aside_list.setMaximumHeight(110)
+        self.set_aside_list.setWordWrap(True)
+        self.set_aside_list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.try_again_button = QPushButton("Try again")
+        self.try_again_button.setObjectName("tryAgainButton")
+        self.try_again_button.setToolTip("File the selected message again (administrators), "
+                                         "once what stopped it has been put right.")
+        self.try_again_button.clicked.connect(self.try_again_selected)
+        self.try_again_button.setVisible(try_again is not None and actor.is_admin)
+        aside_col = QVBoxLayout(self.set_aside_box)
+        aside_col.setContentsMargins(0, 0, 0, 0)
+        aside_head = QHBoxLayout()
+        aside_head.addWidget(self.set_aside_label, 1)
+        aside_head.addWidget(self.try_again_button)
+        aside_col.addLayout(aside_head)
+        aside_col.addWidget(self.set_aside_list)
+        self.set_aside_box.hide()
+
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.set_aside_box)
         layout.addWidget(splitter, 1)
         self._update_buttons()
         self.refresh()
@@ -186,6 +230,7 @@ class ReceivedPage(QWidget):
             text += f" · {snap.needs_review} need{'s' if snap.needs_review == 1 else ''} review"
         self.count_label.setText(text)
         self.error_label.hide()
+        self._show_set_aside(snap.set_aside)
         if keep is not None:
             self.select_message(keep)
         self._on_selection()
@@ -250,8 +295,9 @@ class ReceivedPage(QWidget):
             media = f" · {msg.media_count} attachment{'s' if msg.media_count != 1 else ''}" \
                 if msg.media_count else ""
             review = " · needs review" if msg.needs_review else ""
+            cut = " · truncated: the text was longer than 64 KB" if msg.truncated else ""
             self.detail_heading.setText(f"From {msg.from_display} to {msg.to_number}, "
-                                        f"{local_time(msg.received_at)}{media}{review}")
+                                        f"{local_time(msg.received_at)}{media}{review}{cut}")
             self.detail_text.setPlainText(msg.text)
             for link in msg.links:
                 item = QListWidgetItem(f"{link.case_number} — {link.rule_label}")
@@ -264,6 +310,52 @@ class ReceivedPage(QWidget):
     def _update_buttons(self) -> None:
         self.link_button.setEnabled(self.selected_message() is not None)
         self.unlink_button.setEnabled(self.selected_link() is not None)
+        self.try_again_button.setEnabled(self.selected_set_aside() is not None)
+
+    # --- could not be filed ----------------------------------------------------------------
+    def _show_set_aside(self, rows: tuple[SetAsideRow, ...]) -> None:
+        keep = self.selected_set_aside()
+        self.set_aside_list.clear()
+        for row in rows:
+            item = QListWidgetItem(set_aside_line(row))
+            item.setData(LINK_ROLE, row)
+            self.set_aside_list.addItem(item)
+            if keep is not None and keep.id == row.id:
+                self.set_aside_list.setCurrentItem(item)
+        n = len(rows)
+        self.set_aside_label.setText(
+            f"{n} repl{'y' if n == 1 else 'ies'} could not be filed"
+            + ("" if self._actor.is_admin else " — an administrator can try again"))
+        self.set_aside_box.setVisible(bool(rows))
+        if rows and self.set_aside_list.currentItem() is None:
+            self.set_aside_list.setCurrentRow(0)
+
+    def set_aside_rows(self) -> list[SetAsideRow]:
+        """The set-aside messages listed."""
+        return [self.set_aside_list.item(i).data(LINK_ROLE)
+                for i in range(self.set_aside_list.count())]
+
+    def selected_set_aside(self) -> SetAsideRow | None:
+        """The set-aside message selected in the *could not be filed* list."""
+        item = self.set_aside_list.currentItem()
+        row = item.data(LINK_ROLE) if item is not None else None
+        return row if isinstance(row, SetAsideRow) else None
+
+    def try_again_selected(self) -> None:
+        """Try again to file the selected set-aside message (on the runner), then refresh."""
+        row = self.selected_set_aside()
+        if row is None or self._try_again is None:
+            return
+        self.try_again_button.setEnabled(False)
+        self._runner.run(self._try_again, self._actor, row.id,
+                         on_success=lambda _r: self._after_try_again(),
+                         on_failure=self._on_action_failed)
+
+    def _after_try_again(self) -> None:
+        if not widget_alive(self):
+            return
+        self.refresh()
+        self.links_changed.emit([])
 
     # --- Link to case… -------------------------------------------------------------------
     def open_link_dialog(self) -> LinkDialog | None:
