@@ -199,7 +199,7 @@ def test_schedule_type_must_be_fixed(api: Api, sandbox_clock: ManualClock) -> No
     when = (sandbox_clock() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     r = api.post(MESSAGES, {"To": CLIENT_NUMBER, "Body": "x", "MessagingServiceSid": "MG" + "a" * 32,
                             "SendAt": when, "ScheduleType": "later"})
-    assert r.json()["code"] == 35111
+    assert r.json()["code"] == 35126
 
 
 def test_auth_not_found_and_rate_limit_errors_match_schema(api: Api,

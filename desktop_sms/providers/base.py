@@ -102,7 +102,7 @@ class InvalidSenderError(ProviderError):
 
 
 class SchedulingError(ProviderError):
-    """35111 / 35114 / 35118: Twilio refused the SendAt scheduling request."""
+    """35111 / 35114 / 35115 / 35117 / 35118 / 35126: Twilio refused the SendAt scheduling request."""
 
 
 class NotCancelableError(ProviderError):

@@ -215,6 +215,8 @@ class SandboxState:
         self.outcomes: dict[str, tuple[str, int | None]] = {}
         self.faults = Faults()
         self._seq = 0
+        self.min_schedule_ahead = MIN_SCHEDULE_AHEAD
+        self.created_forms: list[dict[str, str]] = []  # every Messages create request's form
 
     def now(self) -> datetime:
         """The server clock's time, in UTC."""
@@ -307,16 +309,7 @@ class SandboxState:
         now = self.now()
         send_at: datetime | None = None
         if send_at_raw or schedule_type:
-            if not service:
-                raise SandboxApiError(400, 35118, "MessagingServiceSid is required to schedule a message.")
-            if schedule_type != "fixed":
-                raise SandboxApiError(400, 35111, "Invalid ScheduleType: it must be 'fixed'.")
-            try:
-                send_at = parse_iso_datetime(send_at_raw)
-            except ValueError:
-                raise SandboxApiError(400, 35114, "Scheduling does not support this timestamp.") from None
-            if not (now + MIN_SCHEDULE_AHEAD <= send_at <= now + MAX_SCHEDULE_AHEAD):
-                raise SandboxApiError(400, 35114, "Scheduling does not support this timestamp: SendAt must be between 15 minutes and 35 days ahead.")
+            send_at = self.check_schedule(service, schedule_type, send_at_raw, now)
         sender = from_ or (self.incoming_numbers[0] if self.incoming_numbers else DEFAULT_SENDER)
         senders = [sender] if from_ else [sender, *self.incoming_numbers]
         if any((s, to) in self.opt_outs for s in senders):
@@ -335,6 +328,33 @@ class SandboxState:
             msg.media.append(_Media(new_sid("ME"), msg.sid, ctype, b"", now))
         self._store(msg)
         return msg
+
+    def check_schedule(self, service: str | None, schedule_type: str, send_at_raw: str,
+                       now: datetime) -> datetime:
+        """Validate Message Scheduling parameters as Twilio documents them; returns SendAt (UTC).
+
+        Raises SandboxApiError: 35118 without a MessagingServiceSid, 35126 for a ScheduleType
+        other than `fixed`, 35111 when SendAt is missing, 35114 when it is not an ISO 8601
+        timestamp, 35115 when it is less than the minimum lead ahead (`min_schedule_ahead`: 300
+        or 900 s, as Twilio's pages differ) and 35117 when more than 35 days ahead
+        (https://www.twilio.com/docs/messaging/features/message-scheduling).
+        """
+        if not service:
+            raise SandboxApiError(400, 35118, "MessagingServiceSid is required to schedule a message.")
+        if schedule_type != "fixed":
+            raise SandboxApiError(400, 35126, "Invalid ScheduleType: it must be 'fixed'.")
+        if not send_at_raw:
+            raise SandboxApiError(400, 35111, "SendAt is required to schedule a message.")
+        try:
+            send_at = parse_iso_datetime(send_at_raw)
+        except ValueError:
+            raise SandboxApiError(400, 35114, "Scheduling does not support this timestamp.") from None
+        lead = self.min_schedule_ahead
+        if send_at < now + lead:
+            raise SandboxApiError(400, 35115, f"SendAt time must be at least {int(lead.total_seconds())} seconds in the future.")
+        if send_at > now + MAX_SCHEDULE_AHEAD:
+            raise SandboxApiError(400, 35117, "SendAt time must be at most 35 days in the future.")
+        return send_at
 
     def _store(self, msg: _Message) -> None:
         self.messages[msg.sid] = msg
@@ -398,7 +418,7 @@ class SandboxServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, account_sid: str | None = None,
                  auth_token: str | None = None, clock: Callable[[], datetime] | None = None,
                  progress_delay: float = 0.2, incoming_numbers: Iterable[str] | None = None,
-                 media_port: int = 0) -> None:
+                 media_port: int = 0, min_schedule_ahead_s: float = 900.0) -> None:
         if (account_sid is None) != (auth_token is None):
             raise ValueError("give both account_sid and auth_token, or neither")
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -409,6 +429,9 @@ class SandboxServer:
         self.account_sid = account_sid
         self._auth_token = auth_token
         self.state = SandboxState(clock or utc_now, progress_delay, incoming_numbers)
+        if min_schedule_ahead_s not in (300.0, 900.0):
+            raise ValueError("Twilio's minimum scheduling lead is 300 or 900 seconds")
+        self.state.min_schedule_ahead = timedelta(seconds=min_schedule_ahead_s)
         self.media_requests: list[dict[str, str]] = []  # headers seen by the media listener
         self.api_requests: list[tuple[str, str]] = []  # (method, path with query) of API calls
         self._api: _Server | None = None
@@ -850,6 +873,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
                 return
             if rest == "/Messages.json":
                 if method == "POST":
+                    state.created_forms.append(dict(form))
                     media_urls = [v for k, v in form_pairs if k == "MediaUrl"]
                     msg = state.create_outbound(ac, form, media_urls)
                     self._send_json(201, sb.message_json(msg))
