@@ -214,6 +214,11 @@ def cmd_send(args: argparse.Namespace) -> int:
             report = services.dispatcher.run_due()
             for problem in report.errors:
                 print(f"desktop-sms: {problem}", file=sys.stderr)
+        else:
+            # With a Messaging Service, a text due 15 min to 35 days ahead is held by Twilio.
+            held = services.held.hold_pending()
+            for problem in held.errors:
+                print(f"desktop-sms: {problem}", file=sys.stderr)
         print(f"out-{message_id}")
         from desktop_sms.db.models import OutboundMessage
 

@@ -30,6 +30,7 @@ from desktop_sms.db.models import Matter, OptOut, OutboundMessage
 from desktop_sms.domain.phones import mask
 from desktop_sms.domain.states import OutboundState, outbound_state_from_twilio
 from desktop_sms.providers.base import (
+    BadCredentialsError,
     NotCancelableError,
     OptedOutError,
     ProviderError,
@@ -254,9 +255,11 @@ class HeldTexts:
             # up (To, body, SendAt) before anything is created again.
             values = {"lease_until": now}
             report.retry.append(claim.id)
-        elif exc.transient:
+        elif exc.transient or isinstance(exc, BadCredentialsError):
             values.update(state=OutboundState.SCHEDULED.value)
             report.retry.append(claim.id)
+            if not exc.transient:
+                report.errors.append(f"holding message {claim.id}: {exc.sentence}")
         else:
             values.update(state=OutboundState.SCHEDULED.value, error_code=exc.code,
                           error_message=NOT_HELD_SENTENCE.format(reason=exc.sentence.rstrip(".")))
