@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import mimetypes
 import re
@@ -198,6 +199,9 @@ class Faults:
     drop_connection: int = 0
     latency_ms: int = 0
     media_404: int = 0
+    # Requests whose schedule is dropped and that are sent at once, as some of Twilio's pages
+    # say can happen (https://www.twilio.com/docs/messaging/features/message-scheduling).
+    ignore_schedule: int = 0
 
 
 class SandboxState:
@@ -216,6 +220,9 @@ class SandboxState:
         self.faults = Faults()
         self._seq = 0
         self.min_schedule_ahead = MIN_SCHEDULE_AHEAD
+        # Messaging Services on the account (sid → friendly name), for Messaging API v1.
+        self.messaging_services: dict[str, str] = {
+            DEFAULT_MESSAGING_SERVICE_SID: "Sandbox Messaging Service"}
         self.created_forms: list[dict[str, str]] = []  # every Messages create request's form
 
     def now(self) -> datetime:
@@ -308,7 +315,9 @@ class SandboxState:
             raise SandboxApiError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         now = self.now()
         send_at: datetime | None = None
-        if send_at_raw or schedule_type:
+        if (send_at_raw or schedule_type) and self.faults.ignore_schedule > 0:
+            self.faults.ignore_schedule -= 1
+        elif send_at_raw or schedule_type:
             send_at = self.check_schedule(service, schedule_type, send_at_raw, now)
         sender = from_ or (self.incoming_numbers[0] if self.incoming_numbers else DEFAULT_SENDER)
         senders = [sender] if from_ else [sender, *self.incoming_numbers]
@@ -520,14 +529,16 @@ class SandboxServer:
 
     def set_faults(self, rate_limit: int | None = None, retry_after: float | None = None,
                    server_error: int | None = None, drop_connection: int | None = None,
-                   latency_ms: int | None = None, media_404: int | None = None) -> None:
+                   latency_ms: int | None = None, media_404: int | None = None,
+                   ignore_schedule: int | None = None) -> None:
         """Inject faults into the next requests (counts are numbers of requests)."""
         with self.state.lock:
             f = self.state.faults
             for name, value in (("rate_limit", rate_limit), ("retry_after", retry_after),
                                 ("server_error", server_error),
                                 ("drop_connection", drop_connection),
-                                ("latency_ms", latency_ms), ("media_404", media_404)):
+                                ("latency_ms", latency_ms), ("media_404", media_404),
+                                ("ignore_schedule", ignore_schedule)):
                 if value is not None:
                     setattr(f, name, value)
 
@@ -847,7 +858,47 @@ class _ApiHandler(BaseHTTPRequestHandler):
             raise SandboxApiError(401, 20003, "Authenticate",
                                   {"WWW-Authenticate": 'Basic realm="Twilio API"'})
 
+    def _basic_user(self) -> str:
+        header = self.headers.get("Authorization", "")
+        try:
+            return base64.b64decode(header[6:], validate=True).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+
+    def _messaging_service(self, method: str, path: str) -> None:
+        """Messaging API v1: fetch a Messaging Service and list its phone numbers (enough for
+        Test connection to say whether the service can hold texts)."""
+        ac = self._basic_user()
+        self._authorize(ac)
+        m = re.fullmatch(r"/v1/Services/(?P<sid>MG[0-9a-fA-F]{32})(?P<tail>/PhoneNumbers)?/?",
+                         path)
+        state = self.sandbox.state
+        with state.lock:
+            name = state.messaging_services.get(m.group("sid")) if m else None
+            if m is None or method != "GET" or name is None:
+                raise SandboxApiError(404, 20404, f"The requested resource {path} was not found")
+            sid = m.group("sid")
+            url = f"https://messaging.twilio.com/v1/Services/{sid}"
+            if m.group("tail"):
+                numbers = state.incoming_numbers or [DEFAULT_SENDER]
+                items = [{"sid": "PN" + hashlib.sha256(n.encode()).hexdigest()[:32],
+                          "account_sid": ac, "service_sid": sid, "phone_number": n,
+                          "country_code": "US", "capabilities": ["SMS"],
+                          "url": f"{url}/PhoneNumbers"} for n in numbers]
+                self._send_json(200, {"phone_numbers": items, "meta": {
+                    "page": 0, "page_size": 50, "first_page_url": f"{url}/PhoneNumbers",
+                    "previous_page_url": None, "url": f"{url}/PhoneNumbers",
+                    "next_page_url": None, "key": "phone_numbers"}})
+                return
+            now = rfc2822(state.now())
+            self._send_json(200, {"sid": sid, "account_sid": ac, "friendly_name": name,
+                                  "date_created": now, "date_updated": now, "url": url,
+                                  "links": {"phone_numbers": f"{url}/PhoneNumbers"}})
+
     def _twilio(self, method: str, path: str, query: list[tuple[str, str]], raw: bytes) -> None:
+        if path.startswith("/v1/Services"):
+            self._messaging_service(method, path)
+            return
         m = _ACCOUNT_RE.match(path)
         if not m:
             raise SandboxApiError(404, 20404, f"The requested resource {path} was not found")
@@ -983,7 +1034,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
             self._send_json(200, {"messages": sb.messages()})
         elif path == "/_sandbox/faults" and method == "POST":
             allowed = {"rate_limit", "retry_after", "server_error", "drop_connection",
-                       "latency_ms", "media_404"}
+                       "latency_ms", "media_404", "ignore_schedule"}
             unknown = set(payload) - allowed
             if unknown:
                 raise SandboxApiError(400, 20001, f"Unknown faults: {sorted(unknown)}")
