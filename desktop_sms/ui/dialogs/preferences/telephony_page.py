@@ -46,7 +46,7 @@ def check_twilio(account_sid: str, typed_token: str, numbers: list[str],
 
     provider = TwilioProvider(account_sid, token, api_base_url=api_base_url_from_env())
     check = provider.test_credentials(numbers)
-    if check.bad_credentials or check.network_error:
+    if check.bad_credentials or check.network_error or not messaging_service_sid:
         return check
     can_schedule, sentence = provider.check_scheduling(messaging_service_sid)
     return replace(check, scheduling=sentence, can_schedule=can_schedule)
