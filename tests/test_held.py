@@ -17,6 +17,7 @@ from desktop_sms.db.models import OutboundMessage
 from desktop_sms.domain.states import HELD_QUEUE_TEXT
 from desktop_sms.providers.sandbox_server import SandboxServer
 from desktop_sms.providers.twilio_provider import TwilioProvider
+from desktop_sms.services.common import ValidationError
 from desktop_sms.services.held import HeldTexts, cancel_held_for, hold_decision
 from tests.helpers.clock import FakeClock
 from tests.helpers.outbound_fixtures import Office, make_office
@@ -306,3 +307,59 @@ def test_held_rows_are_listed_with_their_sid(held_office: Office) -> None:
     assert listed["status"] == "held" and str(listed["provider_sid"]).startswith("SM")
     with held_office.services.db.session() as s:
         assert s.scalar(select(OutboundMessage.provider_status)) == "scheduled"
+
+
+def test_an_answer_other_than_scheduled_is_recorded_as_sent_now_and_flagged(
+        held_office: Office, server: SandboxServer) -> None:
+    server.set_faults(ignore_schedule=1)  # Twilio drops the schedule and sends at once
+    message_id = schedule(held_office, timedelta(hours=2))
+    report = held_office.services.held.hold_pending()
+    assert report.sent_now == [message_id] and report.held == []
+    msg = row(held_office, message_id)
+    assert msg.state == "sent" and msg.provider_sid is not None
+    assert msg.error_message is not None and msg.error_message.startswith(
+        "Twilio sent this text at once instead of holding it")
+    assert len(outbound_at_server(server)) == 1
+
+
+def test_a_dropped_answer_is_looked_up_before_creating_again(
+        held_office: Office, server: SandboxServer) -> None:
+    services = held_office.services
+    message_id = schedule(held_office, timedelta(hours=2))
+    server.set_faults(drop_connection=1)
+    report = services.held.hold_pending()
+    assert report.retry == [message_id]
+    assert row(held_office, message_id).state == "holding"
+    held_office.clock.advance(seconds=1)
+    report = services.held.hold_pending()
+    assert report.reconciled == [message_id] and report.held == [message_id]
+    assert row(held_office, message_id).state == "held"
+    assert len(outbound_at_server(server)) == 1
+
+
+def test_consent_revoked_cancels_held_texts(held_office: Office, server: SandboxServer) -> None:
+    services = held_office.services
+    message_id = schedule(held_office, timedelta(hours=2))
+    services.dispatcher.run_due()
+    services.matters.set_consent(held_office.admin, held_office.matter_id, "no")
+    services.poller.poll_once()
+    msg = row(held_office, message_id)
+    assert msg.state == "canceled" and msg.error_message is not None
+    assert "said no to texts" in msg.error_message
+
+
+def test_editing_a_held_text_is_a_cancel_and_a_new_hold(held_office: Office,
+                                                        server: SandboxServer) -> None:
+    services = held_office.services
+    old = schedule(held_office, timedelta(hours=2), "Hearing at 9")
+    services.dispatcher.run_due()
+    new = services.held.edit(held_office.staff, services.outbound, old, "Hearing moved to 10",
+                             held_office.clock() + timedelta(hours=3))
+    assert row(held_office, old).state == "canceled"
+    assert row(held_office, new).state == "held"
+    statuses = {m["body"]: m["status"] for m in outbound_at_server(server)}
+    assert statuses == {"Hearing at 9": "canceled", "Hearing moved to 10": "scheduled"}
+    with pytest.raises(ValidationError):  # a refused edit leaves the held text alone
+        services.held.edit(held_office.staff, services.outbound, new, "",
+                           held_office.clock() + timedelta(hours=3))
+    assert row(held_office, new).state == "held"

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import Matter, OptOut, OutboundMessage
 from desktop_sms.domain.phones import mask
+from desktop_sms.domain.segments import BodyError, validate_body
 from desktop_sms.domain.states import OutboundState, outbound_state_from_twilio
 from desktop_sms.providers.base import (
     BadCredentialsError,
@@ -38,8 +39,8 @@ from desktop_sms.providers.base import (
     SmsProvider,
 )
 from desktop_sms.services import audit
-from desktop_sms.services.common import Actor, Clock, utcnow
-from desktop_sms.services.outbound import CancelOutcome, record_opt_out
+from desktop_sms.services.common import Actor, Clock, ValidationError, utcnow
+from desktop_sms.services.outbound import CancelOutcome, OutboundService, record_opt_out
 from desktop_sms.services.settings import SettingsService
 
 log = logging.getLogger(__name__)
@@ -418,6 +419,34 @@ class HeldTexts:
     def _apply_status(self, message_id: int, real: ProviderMessage) -> bool:
         """Record what Twilio says about a held text; True when the row changed."""
         return _apply_real_state(self.db, message_id, real, self.clock)
+
+    def edit(self, actor: Actor, outbound: OutboundService, message_id: int, body: str,
+             send_at: datetime) -> int:
+        """Change a held text's words or time: cancel it at Twilio, then schedule a new text.
+
+        Twilio can't change a scheduled message, so an edit is a cancel and a new hold (the new
+        text is held again when it is still eligible, else it waits in our queue). The new text
+        is checked first, so a refused edit leaves the held text as it was. Returns the new
+        message id; raises ValidationError (with the cancel's reason) when it can't be canceled.
+        """
+        actor.require_sms("change texts")
+        try:
+            validate_body(body)
+        except BodyError as exc:
+            raise ValidationError(str(exc)) from None
+        outbound.check_send_at(send_at)
+        with self.db.session() as s:
+            row = s.execute(select(OutboundMessage.matter_id, OutboundMessage.to_raw,
+                                   OutboundMessage.kind)
+                            .where(OutboundMessage.id == message_id)).first()
+        if row is None or row[0] is None or row[2] != "client":
+            raise ValidationError(f"Message {message_id} is not a client text held by Twilio.")
+        outcome = self.cancel_one(actor, message_id)
+        if not outcome.canceled:
+            raise ValidationError(outcome.reason)
+        new_id = outbound.send(actor, int(row[0]), str(row[1]), body, send_at=send_at)
+        self.hold_pending()
+        return new_id
 
     # --- status --------------------------------------------------------------------------
     def refresh(self, provider: SmsProvider | None = None, *, all_held: bool = False) -> list[int]:
