@@ -182,8 +182,8 @@ class Dispatcher:
         now = self.clock()
         self._promote_and_expire(now, report)
         self._reconcile_expired_leases(now, report)
-        self._hold_at_provider(report)
         service_sid = str(self.settings.get("messaging_service_sid") or "") or None
+        self._hold_at_provider(report, service_sid)
         pool: ThreadPoolExecutor | None = None
         try:
             while True:
@@ -225,12 +225,13 @@ class Dispatcher:
         found = [c for c in candidates if c is not None]
         return min(found) if found else None
 
-    def _hold_at_provider(self, report: DispatchReport) -> None:
+    def _hold_at_provider(self, report: DispatchReport, service_sid: str | None) -> None:
         """Hand eligible scheduled texts to Twilio to hold (docs/held_by_twilio.md)."""
         if self.held is None:
             return
         try:
-            held = self.held.hold_pending(self.provider)
+            held = self.held.hold_pending(service_sid=service_sid,
+                                          provider_getter=lambda: self.provider)
         except ProviderError as exc:
             report.errors.append(f"handing texts to Twilio: {exc.sentence}")
             return

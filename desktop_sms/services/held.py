@@ -150,19 +150,31 @@ class HeldTexts:
         return hold_decision(send_at, self.clock(), self.service_sid(), self.min_lead())
 
     # --- hand-over -----------------------------------------------------------------------
-    def hold_pending(self, provider: SmsProvider | None = None) -> HoldReport:
+    def hold_pending(self, provider: SmsProvider | None = None, *,
+                     service_sid: str | None | object = ...,
+                     provider_getter: Callable[[], SmsProvider] | None = None) -> HoldReport:
         """Hand every eligible scheduled text to Twilio; looks up lost hand-overs first.
 
         Eligible: state ``scheduled``, no earlier refusal by Twilio (``error_code`` empty), due
         between the minimum lead and 35 days from now, and a Messaging Service is set. Provider
         errors never raise: a refusal keeps the text in the local queue with the reason, a
-        transient failure leaves it scheduled for the next pass.
+        transient failure leaves it scheduled for the next pass. ``service_sid`` given (the
+        dispatcher reads settings once per run) is used instead of reading the setting; the
+        provider is built (``provider_getter``, else the factory) only when there is work.
         """
         report = HoldReport()
-        service_sid = self.service_sid()
+        sid = self.service_sid() if service_sid is ... else service_sid
         now = self.clock()
-        self.reconcile(provider, report)
-        if not service_sid:
+        getter = provider_getter or self.provider_factory
+        lazy: list[SmsProvider] = [provider] if provider is not None else []
+
+        def chosen_provider() -> SmsProvider:
+            if not lazy:
+                lazy.append(getter())
+            return lazy[0]
+
+        self._reconcile(chosen_provider, report)
+        if not isinstance(sid, str) or not sid:
             return report
         with self.db.session() as s:
             ids = list(s.scalars(
@@ -174,11 +186,11 @@ class HeldTexts:
                 .order_by(OutboundMessage.send_at, OutboundMessage.id)))
         if not ids:
             return report
-        chosen = provider or self.provider_factory()
+        chosen = chosen_provider()
         for message_id in ids:
             claim = self._claim(message_id)
             if claim is not None:
-                self._hand_over(claim, service_sid, chosen, report)
+                self._hand_over(claim, sid, chosen, report)
         return report
 
     def _claim(self, message_id: int) -> _Claim | None:
@@ -285,6 +297,10 @@ class HeldTexts:
         sent), not found → scheduled again, so the next pass creates it once.
         """
         report = report if report is not None else HoldReport()
+        return self._reconcile(lambda: provider or self.provider_factory(), report)
+
+    def _reconcile(self, get_provider: Callable[[], SmsProvider],
+                   report: HoldReport) -> HoldReport:
         now = self.clock()
         with self.db.session() as s:
             ids = list(s.scalars(select(OutboundMessage.id).where(
@@ -292,7 +308,7 @@ class HeldTexts:
                 OutboundMessage.lease_until < now)))
         if not ids:
             return report
-        chosen = provider or self.provider_factory()
+        chosen = get_provider()
         for message_id in ids:
             with self.db.transaction() as s:
                 taken = s.execute(
