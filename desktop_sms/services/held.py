@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -151,7 +152,7 @@ class HeldTexts:
 
     # --- hand-over -----------------------------------------------------------------------
     def hold_pending(self, provider: SmsProvider | None = None, *,
-                     service_sid: str | None | object = ...,
+                     service_sid: str | None | EllipsisType = ...,
                      provider_getter: Callable[[], SmsProvider] | None = None) -> HoldReport:
         """Hand every eligible scheduled text to Twilio; looks up lost hand-overs first.
 
@@ -174,7 +175,7 @@ class HeldTexts:
             return lazy[0]
 
         self._reconcile(chosen_provider, report)
-        if not isinstance(sid, str) or not sid:
+        if not sid:
             return report
         with self.db.session() as s:
             ids = list(s.scalars(
@@ -204,8 +205,7 @@ class HeldTexts:
                        OutboundMessage.state == OutboundState.SCHEDULED.value,
                        OutboundMessage.error_code.is_(None))
                 .values(state=OutboundState.HOLDING.value, claimed_by=self.desktop_id,
-                        claimed_at=now, lease_until=now + self.lease,
-                        attempts=OutboundMessage.attempts + 1)
+                        claimed_at=now, lease_until=now + self.lease)
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
