@@ -82,3 +82,13 @@ def test_test_connection_says_whether_the_service_can_hold_texts(
         assert "“Sandbox Messaging Service” can hold scheduled texts" in text
         retype(qtbot, page.messaging_service_sid, "MG" + "0" * 32)
         assert "is not on this Twilio account, so texts can't be held by Twilio" in run_test()
+
+
+def test_the_minimum_lead_is_set_on_the_telephony_page(qtbot: QtBot, services: Services) -> None:
+    dialog = open_preferences(qtbot, services, add_admin(services))
+    page = dialog.telephony
+    assert page.hold_min_lead.value() == 15
+    page.hold_min_lead.setValue(30)
+    assert dialog.save()
+    assert services.settings.get("hold_min_lead_minutes") == 30
+    assert services.held.min_lead() == timedelta(minutes=30)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSpinBox,
     QWidget,
 )
 
@@ -26,10 +27,11 @@ from desktop_sms.ui.tasks import TaskRunner
 TOKEN_ENV = "TWILIO_AUTH_TOKEN"
 OK_STYLE = "color: #1b5e20;"
 PROBLEM_STYLE = "color: #b00020;"
-HELD_NOTE = ("With a Messaging Service, a text scheduled at least 15 minutes (the "
-             "hold_min_lead_minutes setting) and at most 35 days ahead is held by Twilio and "
-             "goes out at its time even if every computer is off. Without one, scheduled texts "
-             "wait in the office's queue and go out from a computer running Desktop SMS.")
+HELD_NOTE = ("With a Messaging Service, a text scheduled at least this far ahead (and at most "
+             "35 days) is held by Twilio and goes out at its time even if every computer is "
+             "off; Twilio's own minimum is 15 minutes (5 on some accounts). Without a "
+             "Messaging Service, scheduled texts wait in the office's queue and go out from a "
+             "computer running Desktop SMS.")
 
 
 def check_twilio(account_sid: str, typed_token: str, numbers: list[str],
@@ -121,6 +123,12 @@ class TelephonyPage(SettingsPage):
         form.addRow("", note_label("Separate numbers with commas; the first is the default "
                                    "sender."))
         form.addRow("Messaging Service SID", self.messaging_service_sid)
+        self.hold_min_lead = QSpinBox()
+        self.hold_min_lead.setRange(5, 24 * 60)
+        self.hold_min_lead.setSuffix(" minutes")
+        self.hold_min_lead.setAccessibleName("Held by Twilio when due at least")
+        self.editable_widget(self.hold_min_lead)
+        form.addRow("Held by Twilio when due at least", self.hold_min_lead)
         form.addRow("", note_label(HELD_NOTE, "heldNote"))
         self.body.addLayout(form)
         test_row = QHBoxLayout()
@@ -136,6 +144,9 @@ class TelephonyPage(SettingsPage):
                   lambda raw: self.office_numbers.setText(raw.replace(",", ", ")))
         self.bind("messaging_service_sid", lambda: self.messaging_service_sid.text().strip(),
                   self.messaging_service_sid.setText)
+        self.bind("hold_min_lead_minutes", lambda: str(self.hold_min_lead.value()),
+                  lambda raw: self.hold_min_lead.setValue(int(raw) if raw.strip().isdigit()
+                                                          else 15))
 
     def _numbers_text(self) -> str:
         # stored "a,b", shown "a, b": compare like with like
