@@ -363,3 +363,18 @@ def test_editing_a_held_text_is_a_cancel_and_a_new_hold(held_office: Office,
         services.held.edit(held_office.staff, services.outbound, new, "",
                            held_office.clock() + timedelta(hours=3))
     assert row(held_office, new).state == "held"
+
+
+def test_a_cancel_made_at_twilio_itself_shows_up_within_the_hour(
+        held_office: Office, provider: TwilioProvider) -> None:
+    services = held_office.services
+    message_id = schedule(held_office, timedelta(days=2))
+    services.dispatcher.run_due()
+    sid = row(held_office, message_id).provider_sid
+    assert sid is not None
+    provider.cancel(sid)  # someone canceled it in Twilio's Console
+    services.poller.poll_once()
+    assert row(held_office, message_id).state == "held"  # not due: not fetched every poll
+    held_office.clock.advance(hours=1, minutes=1)
+    services.poller.poll_once()
+    assert row(held_office, message_id).state == "canceled"

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_HOLD_AHEAD = timedelta(days=35)  # Twilio holds texts at most 35 days ahead
 HOLD_LEASE = timedelta(minutes=2)  # a `holding` row older than this is looked up at Twilio
 LOOKUP_SKEW = timedelta(minutes=5)
+HELD_RECHECK = timedelta(hours=1)  # a held text not yet due is fetched again after this
 MAX_LOOKUP_SCAN = 500
 SENT_AT_ONCE_SENTENCE = ("Twilio sent this text at once instead of holding it until its time "
                          "(it answered '{status}', not 'scheduled').")
@@ -468,15 +469,18 @@ class HeldTexts:
     def refresh(self, provider: SmsProvider | None = None, *, all_held: bool = False) -> list[int]:
         """Fetch held texts from Twilio and record any that went out or were canceled there.
 
-        By default only texts due by now (plus a minute) are fetched; ``all_held`` fetches
-        every held text (a cancel in Twilio's Console shows up). Returns the changed ids.
+        Fetched: texts due by now (plus a minute), and the others once every HELD_RECHECK (so
+        a cancel in Twilio's Console shows up); ``all_held`` fetches every held text. Returns
+        the changed ids.
         """
         now = self.clock()
         stmt = select(OutboundMessage.id, OutboundMessage.provider_sid).where(
             OutboundMessage.state == OutboundState.HELD.value,
             OutboundMessage.provider_sid.is_not(None))
         if not all_held:
-            stmt = stmt.where(OutboundMessage.send_at <= now + timedelta(minutes=1))
+            stmt = stmt.where(or_(OutboundMessage.send_at <= now + timedelta(minutes=1),
+                                  OutboundMessage.status_updated_at.is_(None),
+                                  OutboundMessage.status_updated_at < now - HELD_RECHECK))
         with self.db.session() as s:
             rows = s.execute(stmt.order_by(OutboundMessage.send_at)).all()
         if not rows:
@@ -490,6 +494,13 @@ class HeldTexts:
                 continue
             if self._apply_status(int(message_id), real):
                 changed.append(int(message_id))
+            elif real.status == "scheduled":
+                with self.db.transaction() as s:
+                    s.execute(update(OutboundMessage)
+                              .where(OutboundMessage.id == message_id,
+                                     OutboundMessage.state == OutboundState.HELD.value)
+                              .values(status_updated_at=now)
+                              .execution_options(synchronize_session=False))
         return changed
 
     # --- our rules -----------------------------------------------------------------------
