@@ -40,7 +40,7 @@ def test_compose_says_which_path_and_the_queue_says_held_by_twilio(
     dialog.schedule_radio.click()
     now = office.clock()
     dialog.set_send_at(now + timedelta(minutes=5))
-    assert dialog.path_label.isVisible()
+    qtbot.waitUntil(dialog.path_label.isVisible)  # the settings are read off the GUI thread
     assert "Twilio only holds texts due at least 15 minutes ahead" in dialog.path_label.text()
     dialog.set_send_at(now + timedelta(days=40))
     assert "within 35 days" in dialog.path_label.text()

@@ -147,6 +147,10 @@ class HeldTexts:
         """The minimum lead for a held text (setting ``hold_min_lead_minutes``)."""
         return timedelta(minutes=int(self.settings.get("hold_min_lead_minutes")))
 
+    def hold_inputs(self) -> tuple[str | None, timedelta]:
+        """(Messaging Service SID or None, minimum lead): what ``hold_decision`` needs."""
+        return self.service_sid(), self.min_lead()
+
     def decision(self, send_at: datetime | None) -> HoldDecision:
         """Which path a text due at ``send_at`` takes now (reads settings: not on the GUI thread)."""
         return hold_decision(send_at, self.clock(), self.service_sid(), self.min_lead())

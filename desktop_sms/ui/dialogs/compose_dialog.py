@@ -117,9 +117,8 @@ class ComposeDialog(QDialog):
         self.message_id: int | None = None
         self.detail = services.matters.detail(matter_id)
         self.consent_required = bool(services.settings.get("sms_consent_required"))
-        # Read once, like the consent setting: which path a scheduled text takes and why.
-        self._hold_service_sid = services.held.service_sid()
-        self._hold_min_lead = services.held.min_lead()
+        # What decides whether Twilio holds a scheduled text (read off the GUI thread).
+        self._hold_inputs: tuple[str | None, timedelta] | None = None
         self._opted_out: dict[str, bool] = {}
         self._recipient_e164: str | None = None
         self._sending = False
@@ -273,6 +272,7 @@ class ComposeDialog(QDialog):
         self._recipient_changed()
         self._body_changed()
         self.body_edit.setFocus()
+        self._runner.run(services.held.hold_inputs, on_success=self._hold_inputs_loaded)
 
     # --- public --------------------------------------------------------------------------
     def body(self) -> str:
@@ -443,14 +443,18 @@ class ComposeDialog(QDialog):
         self._update_recipient_time()
         self._update_path()
 
+    def _hold_inputs_loaded(self, inputs: tuple[str | None, timedelta]) -> None:
+        self._hold_inputs = inputs
+        self._update_path()
+
     def _update_path(self) -> None:
         """Say whether the scheduled text will be held by Twilio or wait in our queue, and why."""
         send_at = self.send_at()
-        if send_at is None:
+        if send_at is None or self._hold_inputs is None:
             self.path_label.setVisible(False)
             return
-        decision = hold_decision(send_at, self._clock(), self._hold_service_sid,
-                                 self._hold_min_lead)
+        service_sid, min_lead = self._hold_inputs
+        decision = hold_decision(send_at, self._clock(), service_sid, min_lead)
         self.path_label.setText(decision.reason)
         self.path_label.setVisible(True)
 
