@@ -1124,9 +1124,11 @@ def _format_seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def run_sandbox_server(port: int, account_sid: str | None, auth_token: str | None) -> int:
+def run_sandbox_server(port: int, account_sid: str | None, auth_token: str | None,
+                       min_schedule_ahead_s: float = 900.0) -> int:
     """Serve until Ctrl+C, printing the base URL (for `desktop-sms sandbox-server`)."""
-    server = SandboxServer(port=port, account_sid=account_sid, auth_token=auth_token)
+    server = SandboxServer(port=port, account_sid=account_sid, auth_token=auth_token,
+                           min_schedule_ahead_s=min_schedule_ahead_s)
     try:
         server.start()
     except OSError as exc:
