@@ -378,3 +378,21 @@ def test_a_cancel_made_at_twilio_itself_shows_up_within_the_hour(
     held_office.clock.advance(hours=1, minutes=1)
     services.poller.poll_once()
     assert row(held_office, message_id).state == "canceled"
+
+
+def test_a_lost_hand_over_found_after_twilio_sent_it_takes_its_real_state(
+        held_office: Office, provider: TwilioProvider, server: SandboxServer) -> None:
+    services = held_office.services
+    message_id = schedule(held_office, timedelta(minutes=20))
+    crashed = HeldTexts(services.db, services.settings, lambda: provider, held_office.clock,
+                        desktop_id="crashed-desktop")
+    claim = crashed._claim(message_id)
+    assert claim is not None
+    created = provider.send(to=claim.to, body=claim.body, messaging_service_sid=SERVICE_SID,
+                            send_at=claim.send_at)
+    held_office.clock.advance(minutes=21)  # every desktop was off until after SendAt
+    services.held.hold_pending()
+    msg = row(held_office, message_id)
+    assert (msg.state, msg.provider_sid) == ("delivered", created.sid)
+    assert msg.sent_at == claim.send_at
+    assert len(outbound_at_server(server)) == 1

@@ -335,7 +335,9 @@ class HeldTexts:
             except ProviderError as exc:
                 report.errors.append(f"looking up held message {message_id}: {exc.sentence}")
                 continue
-            if found is not None:
+            if found is not None and found.status != "scheduled":
+                self._record_went(message_id, found)  # Twilio already sent it at SendAt
+            elif found is not None:
                 self._record_created(message_id, found, report)
             else:
                 with self.db.transaction() as s:
@@ -350,6 +352,21 @@ class HeldTexts:
             log.info("held message %s reconciled: %s", message_id,
                      "found at Twilio" if found else "not found, will be handed over again")
         return report
+
+    def _record_went(self, message_id: int, found: ProviderMessage) -> None:
+        """A lost hand-over Twilio has held and already sent: record it with its real state."""
+        now = self.clock()
+        state = outbound_state_from_twilio(found.status) or OutboundState.SENT
+        with self.db.transaction() as s:
+            s.execute(update(OutboundMessage)
+                      .where(OutboundMessage.id == message_id,
+                             OutboundMessage.state == OutboundState.HOLDING.value,
+                             OutboundMessage.claimed_by == self.desktop_id)
+                      .values(state=state.value, provider_sid=found.sid,
+                              provider_status=found.status[:20],
+                              sent_at=found.date_sent or now, status_updated_at=now,
+                              lease_until=None)
+                      .execution_options(synchronize_session=False))
 
     def find_at_provider(self, provider: SmsProvider, to: str, body: str, send_at: datetime,
                          since: datetime) -> ProviderMessage | None:
