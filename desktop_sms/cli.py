@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8099)
     sandbox.add_argument("--account-sid")
     sandbox.add_argument("--auth-token")
+    sandbox.add_argument("--min-schedule-ahead", type=int, choices=(300, 900), default=900,
+                         help="seconds a SendAt must be ahead (Twilio's pages give 300 or 900)")
     return p
 
 
@@ -214,6 +216,11 @@ def cmd_send(args: argparse.Namespace) -> int:
             report = services.dispatcher.run_due()
             for problem in report.errors:
                 print(f"desktop-sms: {problem}", file=sys.stderr)
+        else:
+            # With a Messaging Service, a text due 15 min to 35 days ahead is held by Twilio.
+            held = services.held.hold_pending()
+            for problem in held.errors:
+                print(f"desktop-sms: {problem}", file=sys.stderr)
         print(f"out-{message_id}")
         from desktop_sms.db.models import OutboundMessage
 
@@ -287,7 +294,8 @@ def cmd_sandbox_server(args: argparse.Namespace) -> int:
         print("desktop-sms: give both --account-sid and --auth-token, or neither.",
               file=sys.stderr)
         return 2
-    return run_sandbox_server(args.port, args.account_sid, args.auth_token)
+    return run_sandbox_server(args.port, args.account_sid, args.auth_token,
+                              float(args.min_schedule_ahead))
 
 
 def cmd_gui(args: argparse.Namespace) -> int:

@@ -221,8 +221,8 @@ def test_scheduled_message_goes_out_at_its_time(twilio_provider: TwilioProvider,
 
 @pytest.mark.parametrize(("service", "delta", "code"), [
     (None, timedelta(hours=1), 35118),
-    (SERVICE_SID, timedelta(minutes=5), 35114),
-    (SERVICE_SID, timedelta(days=36), 35114),
+    (SERVICE_SID, timedelta(minutes=5), 35115),
+    (SERVICE_SID, timedelta(days=36), 35117),
 ])
 def test_send_at_problems(twilio_provider: TwilioProvider, sandbox_clock: ManualClock,
                           service: str | None, delta: timedelta, code: int) -> None:

@@ -199,7 +199,7 @@ def test_schedule_type_must_be_fixed(api: Api, sandbox_clock: ManualClock) -> No
     when = (sandbox_clock() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     r = api.post(MESSAGES, {"To": CLIENT_NUMBER, "Body": "x", "MessagingServiceSid": "MG" + "a" * 32,
                             "SendAt": when, "ScheduleType": "later"})
-    assert r.json()["code"] == 35111
+    assert r.json()["code"] == 35126
 
 
 def test_auth_not_found_and_rate_limit_errors_match_schema(api: Api,
@@ -495,3 +495,61 @@ def test_a_page_serializes_only_its_own_messages(api: Api, sandbox_server: Sandb
     page = api.get(MESSAGES, params={"PageSize": "7"}).json()
     assert len(page["messages"]) == 7 and len(rendered) == 7
     assert rendered == [m["sid"] for m in page["messages"]]
+
+
+SCHEDULE_SERVICE = "MG" + "a" * 32
+
+
+def _at(clock: ManualClock, ahead: timedelta) -> str:
+    return (clock() + ahead).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(("extra", "code"), [
+    ({"ScheduleType": "fixed"}, 35111),  # SendAt missing
+    ({"ScheduleType": "fixed", "SendAt": "next tuesday"}, 35114),
+    ({"ScheduleType": "fixed", "SendAt": "+10m"}, 35115),
+    ({"ScheduleType": "fixed", "SendAt": "+36d"}, 35117),
+    ({"ScheduleType": "later", "SendAt": "+1h"}, 35126),
+    ({"SendAt": "+1h"}, 35126),  # a SendAt without ScheduleType=fixed is not a schedule
+])
+def test_scheduling_errors_as_twilio_documents_them(api: Api, sandbox_clock: ManualClock,
+                                                    extra: dict[str, str], code: int) -> None:
+    offsets = {"+10m": timedelta(minutes=10), "+36d": timedelta(days=36),
+               "+1h": timedelta(hours=1)}
+    data = {k: (_at(sandbox_clock, offsets[v]) if v in offsets else v) for k, v in extra.items()}
+    r = api.post(MESSAGES, {"To": CLIENT_NUMBER, "Body": "x",
+                            "MessagingServiceSid": SCHEDULE_SERVICE, **data})
+    assert (r.status_code, r.json()["code"]) == (400, code)
+    validate(r.json(), error_schema())
+
+
+def test_the_minimum_lead_is_a_server_option(sandbox_clock: ManualClock) -> None:
+    with pytest.raises(ValueError):
+        SandboxServer(clock=sandbox_clock, min_schedule_ahead_s=60)
+    with SandboxServer(port=0, clock=sandbox_clock, min_schedule_ahead_s=300) as server:
+        api = Api(server)
+        six = api.post(MESSAGES, {"To": CLIENT_NUMBER, "Body": "x", "ScheduleType": "fixed",
+                                  "MessagingServiceSid": SCHEDULE_SERVICE,
+                                  "SendAt": _at(sandbox_clock, timedelta(minutes=6))})
+        assert six.status_code == 201
+        validate(six.json(), response_schema(
+            "/2010-04-01/Accounts/{AccountSid}/Messages.json", "post", "201"))
+        four = api.post(MESSAGES, {"To": CLIENT_NUMBER, "Body": "x", "ScheduleType": "fixed",
+                                   "MessagingServiceSid": SCHEDULE_SERVICE,
+                                   "SendAt": _at(sandbox_clock, timedelta(minutes=4))})
+        assert four.json()["code"] == 35115
+
+
+def test_held_text_goes_out_at_send_at_and_a_late_cancel_is_30409(
+        api: Api, sandbox_clock: ManualClock) -> None:
+    created = api.send(MessagingServiceSid=SCHEDULE_SERVICE, ScheduleType="fixed",
+                       SendAt=_at(sandbox_clock, timedelta(hours=2)))
+    assert created["status"] == "scheduled" and created["date_sent"] is None
+    one = "/2010-04-01/Accounts/{ac}/Messages/" + created["sid"] + ".json"
+    sandbox_clock.advance(hours=2, seconds=10)
+    fetched = api.get(one).json()
+    validate(fetched, MESSAGE_SCHEMA)
+    assert fetched["status"] == "delivered" and fetched["date_sent"] is not None
+    r = api.post(one, {"Status": "canceled"})
+    assert (r.status_code, r.json()["code"]) == (400, 30409)
+    validate(r.json(), error_schema())

@@ -14,6 +14,8 @@ __all__ = [
     "CLAIMABLE_STATES",
     "DEFAULT_MATCHING_MODE",
     "FINAL_STATES",
+    "HELD_QUEUE_TEXT",
+    "HELD_STATES",
     "AssignmentKind",
     "Consent",
     "LinkRule",
@@ -38,6 +40,8 @@ class OutboundState(StrEnum):
     FAILED = "failed"
     CANCELED = "canceled"
     MISSED = "missed"  # its time passed while no desktop could send it
+    HOLDING = "holding"  # being handed to Twilio to hold until its time (outcome not yet known)
+    HELD = "held"  # held by Twilio (Message Scheduling) with a provider sid; Twilio sends it
 
 
 FINAL_STATES: Final = frozenset(
@@ -52,6 +56,9 @@ CANCELABLE_STATES: Final = frozenset(
     {OutboundState.SCHEDULED, OutboundState.QUEUED, OutboundState.MISSED}
 )
 CLAIMABLE_STATES: Final = frozenset({OutboundState.QUEUED})
+# Texts Twilio holds until their time (Message Scheduling): canceled at Twilio, not locally.
+HELD_STATES: Final = frozenset({OutboundState.HOLDING, OutboundState.HELD})
+HELD_QUEUE_TEXT: Final = "held by Twilio — goes out even if every computer is off"
 
 # Order used by may_advance: provider callbacks may arrive late or out of order.
 _PROGRESS: Final = {
@@ -59,6 +66,8 @@ _PROGRESS: Final = {
     OutboundState.MISSED: 0,
     OutboundState.QUEUED: 1,
     OutboundState.SENDING: 2,
+    OutboundState.HOLDING: 2,
+    OutboundState.HELD: 2,
     OutboundState.SENT: 3,
     OutboundState.DELIVERED: 4,
     OutboundState.UNDELIVERED: 4,

@@ -48,6 +48,9 @@ class CredentialCheck:
     bad_credentials: bool = False  # the Account SID / Auth Token pair was refused
     network_error: bool = False  # the provider could not be reached (or answered 5xx/429)
     missing_numbers: list[str] = field(default_factory=list)  # office numbers not on the account
+    # Whether the Messaging Service can hold texts until their time (empty: not checked).
+    scheduling: str = ""
+    can_schedule: bool = False
 
 
 class ProviderError(Exception):
@@ -102,7 +105,7 @@ class InvalidSenderError(ProviderError):
 
 
 class SchedulingError(ProviderError):
-    """35111 / 35114 / 35118: Twilio refused the SendAt scheduling request."""
+    """35111 / 35114 / 35115 / 35117 / 35118 / 35126: Twilio refused the SendAt scheduling request."""
 
 
 class NotCancelableError(ProviderError):

@@ -49,9 +49,12 @@ CODE_ERRORS: dict[int, tuple[type[ProviderError], str]] = {
     20500: (TransientProviderError, "Twilio had a temporary problem; the text will be tried again."),
     20503: (TransientProviderError, "Twilio is temporarily unavailable; the text will be tried again."),
     30409: (NotCancelableError, "This text can no longer be canceled at Twilio: it is not scheduled any more."),
-    35111: (SchedulingError, "Twilio could not schedule the text (the schedule type must be 'fixed')."),
+    35111: (SchedulingError, "Twilio could not hold the text: no send time was given."),
     35114: (SchedulingError, "Twilio can only schedule texts between 15 minutes and 35 days ahead."),
+    35115: (SchedulingError, "Twilio can only hold a text that is due at least 15 minutes from now."),
+    35117: (SchedulingError, "Twilio can only hold a text that is due at most 35 days from now."),
     35118: (SchedulingError, "Scheduling a text at Twilio needs a Messaging Service; none is configured."),
+    35126: (SchedulingError, "Twilio could not schedule the text (the schedule type must be 'fixed')."),
 }
 
 SENTENCE_TIMEOUT = "Twilio did not answer in time; the request will be tried again."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import mimetypes
 import re
@@ -198,6 +199,9 @@ class Faults:
     drop_connection: int = 0
     latency_ms: int = 0
     media_404: int = 0
+    # Requests whose schedule is dropped and that are sent at once, as some of Twilio's pages
+    # say can happen (https://www.twilio.com/docs/messaging/features/message-scheduling).
+    ignore_schedule: int = 0
 
 
 class SandboxState:
@@ -215,6 +219,11 @@ class SandboxState:
         self.outcomes: dict[str, tuple[str, int | None]] = {}
         self.faults = Faults()
         self._seq = 0
+        self.min_schedule_ahead = MIN_SCHEDULE_AHEAD
+        # Messaging Services on the account (sid → friendly name), for Messaging API v1.
+        self.messaging_services: dict[str, str] = {
+            DEFAULT_MESSAGING_SERVICE_SID: "Sandbox Messaging Service"}
+        self.created_forms: list[dict[str, str]] = []  # every Messages create request's form
 
     def now(self) -> datetime:
         """The server clock's time, in UTC."""
@@ -306,17 +315,10 @@ class SandboxState:
             raise SandboxApiError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         now = self.now()
         send_at: datetime | None = None
-        if send_at_raw or schedule_type:
-            if not service:
-                raise SandboxApiError(400, 35118, "MessagingServiceSid is required to schedule a message.")
-            if schedule_type != "fixed":
-                raise SandboxApiError(400, 35111, "Invalid ScheduleType: it must be 'fixed'.")
-            try:
-                send_at = parse_iso_datetime(send_at_raw)
-            except ValueError:
-                raise SandboxApiError(400, 35114, "Scheduling does not support this timestamp.") from None
-            if not (now + MIN_SCHEDULE_AHEAD <= send_at <= now + MAX_SCHEDULE_AHEAD):
-                raise SandboxApiError(400, 35114, "Scheduling does not support this timestamp: SendAt must be between 15 minutes and 35 days ahead.")
+        if (send_at_raw or schedule_type) and self.faults.ignore_schedule > 0:
+            self.faults.ignore_schedule -= 1
+        elif send_at_raw or schedule_type:
+            send_at = self.check_schedule(service, schedule_type, send_at_raw, now)
         sender = from_ or (self.incoming_numbers[0] if self.incoming_numbers else DEFAULT_SENDER)
         senders = [sender] if from_ else [sender, *self.incoming_numbers]
         if any((s, to) in self.opt_outs for s in senders):
@@ -335,6 +337,33 @@ class SandboxState:
             msg.media.append(_Media(new_sid("ME"), msg.sid, ctype, b"", now))
         self._store(msg)
         return msg
+
+    def check_schedule(self, service: str | None, schedule_type: str, send_at_raw: str,
+                       now: datetime) -> datetime:
+        """Validate Message Scheduling parameters as Twilio documents them; returns SendAt (UTC).
+
+        Raises SandboxApiError: 35118 without a MessagingServiceSid, 35126 for a ScheduleType
+        other than `fixed`, 35111 when SendAt is missing, 35114 when it is not an ISO 8601
+        timestamp, 35115 when it is less than the minimum lead ahead (`min_schedule_ahead`: 300
+        or 900 s, as Twilio's pages differ) and 35117 when more than 35 days ahead
+        (https://www.twilio.com/docs/messaging/features/message-scheduling).
+        """
+        if not service:
+            raise SandboxApiError(400, 35118, "MessagingServiceSid is required to schedule a message.")
+        if schedule_type != "fixed":
+            raise SandboxApiError(400, 35126, "Invalid ScheduleType: it must be 'fixed'.")
+        if not send_at_raw:
+            raise SandboxApiError(400, 35111, "SendAt is required to schedule a message.")
+        try:
+            send_at = parse_iso_datetime(send_at_raw)
+        except ValueError:
+            raise SandboxApiError(400, 35114, "Scheduling does not support this timestamp.") from None
+        lead = self.min_schedule_ahead
+        if send_at < now + lead:
+            raise SandboxApiError(400, 35115, f"SendAt time must be at least {int(lead.total_seconds())} seconds in the future.")
+        if send_at > now + MAX_SCHEDULE_AHEAD:
+            raise SandboxApiError(400, 35117, "SendAt time must be at most 35 days in the future.")
+        return send_at
 
     def _store(self, msg: _Message) -> None:
         self.messages[msg.sid] = msg
@@ -398,7 +427,7 @@ class SandboxServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, account_sid: str | None = None,
                  auth_token: str | None = None, clock: Callable[[], datetime] | None = None,
                  progress_delay: float = 0.2, incoming_numbers: Iterable[str] | None = None,
-                 media_port: int = 0) -> None:
+                 media_port: int = 0, min_schedule_ahead_s: float = 900.0) -> None:
         if (account_sid is None) != (auth_token is None):
             raise ValueError("give both account_sid and auth_token, or neither")
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -409,6 +438,9 @@ class SandboxServer:
         self.account_sid = account_sid
         self._auth_token = auth_token
         self.state = SandboxState(clock or utc_now, progress_delay, incoming_numbers)
+        if min_schedule_ahead_s not in (300.0, 900.0):
+            raise ValueError("Twilio's minimum scheduling lead is 300 or 900 seconds")
+        self.state.min_schedule_ahead = timedelta(seconds=min_schedule_ahead_s)
         self.media_requests: list[dict[str, str]] = []  # headers seen by the media listener
         self.api_requests: list[tuple[str, str]] = []  # (method, path with query) of API calls
         self._api: _Server | None = None
@@ -497,14 +529,16 @@ class SandboxServer:
 
     def set_faults(self, rate_limit: int | None = None, retry_after: float | None = None,
                    server_error: int | None = None, drop_connection: int | None = None,
-                   latency_ms: int | None = None, media_404: int | None = None) -> None:
+                   latency_ms: int | None = None, media_404: int | None = None,
+                   ignore_schedule: int | None = None) -> None:
         """Inject faults into the next requests (counts are numbers of requests)."""
         with self.state.lock:
             f = self.state.faults
             for name, value in (("rate_limit", rate_limit), ("retry_after", retry_after),
                                 ("server_error", server_error),
                                 ("drop_connection", drop_connection),
-                                ("latency_ms", latency_ms), ("media_404", media_404)):
+                                ("latency_ms", latency_ms), ("media_404", media_404),
+                                ("ignore_schedule", ignore_schedule)):
                 if value is not None:
                     setattr(f, name, value)
 
@@ -824,7 +858,47 @@ class _ApiHandler(BaseHTTPRequestHandler):
             raise SandboxApiError(401, 20003, "Authenticate",
                                   {"WWW-Authenticate": 'Basic realm="Twilio API"'})
 
+    def _basic_user(self) -> str:
+        header = self.headers.get("Authorization", "")
+        try:
+            return base64.b64decode(header[6:], validate=True).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+
+    def _messaging_service(self, method: str, path: str) -> None:
+        """Messaging API v1: fetch a Messaging Service and list its phone numbers (enough for
+        Test connection to say whether the service can hold texts)."""
+        ac = self._basic_user()
+        self._authorize(ac)
+        m = re.fullmatch(r"/v1/Services/(?P<sid>MG[0-9a-fA-F]{32})(?P<tail>/PhoneNumbers)?/?",
+                         path)
+        state = self.sandbox.state
+        with state.lock:
+            name = state.messaging_services.get(m.group("sid")) if m else None
+            if m is None or method != "GET" or name is None:
+                raise SandboxApiError(404, 20404, f"The requested resource {path} was not found")
+            sid = m.group("sid")
+            url = f"https://messaging.twilio.com/v1/Services/{sid}"
+            if m.group("tail"):
+                numbers = state.incoming_numbers or [DEFAULT_SENDER]
+                items = [{"sid": "PN" + hashlib.sha256(n.encode()).hexdigest()[:32],
+                          "account_sid": ac, "service_sid": sid, "phone_number": n,
+                          "country_code": "US", "capabilities": ["SMS"],
+                          "url": f"{url}/PhoneNumbers"} for n in numbers]
+                self._send_json(200, {"phone_numbers": items, "meta": {
+                    "page": 0, "page_size": 50, "first_page_url": f"{url}/PhoneNumbers",
+                    "previous_page_url": None, "url": f"{url}/PhoneNumbers",
+                    "next_page_url": None, "key": "phone_numbers"}})
+                return
+            now = rfc2822(state.now())
+            self._send_json(200, {"sid": sid, "account_sid": ac, "friendly_name": name,
+                                  "date_created": now, "date_updated": now, "url": url,
+                                  "links": {"phone_numbers": f"{url}/PhoneNumbers"}})
+
     def _twilio(self, method: str, path: str, query: list[tuple[str, str]], raw: bytes) -> None:
+        if path.startswith("/v1/Services"):
+            self._messaging_service(method, path)
+            return
         m = _ACCOUNT_RE.match(path)
         if not m:
             raise SandboxApiError(404, 20404, f"The requested resource {path} was not found")
@@ -850,6 +924,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
                 return
             if rest == "/Messages.json":
                 if method == "POST":
+                    state.created_forms.append(dict(form))
                     media_urls = [v for k, v in form_pairs if k == "MediaUrl"]
                     msg = state.create_outbound(ac, form, media_urls)
                     self._send_json(201, sb.message_json(msg))
@@ -959,7 +1034,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
             self._send_json(200, {"messages": sb.messages()})
         elif path == "/_sandbox/faults" and method == "POST":
             allowed = {"rate_limit", "retry_after", "server_error", "drop_connection",
-                       "latency_ms", "media_404"}
+                       "latency_ms", "media_404", "ignore_schedule"}
             unknown = set(payload) - allowed
             if unknown:
                 raise SandboxApiError(400, 20001, f"Unknown faults: {sorted(unknown)}")
@@ -1049,9 +1124,11 @@ def _format_seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def run_sandbox_server(port: int, account_sid: str | None, auth_token: str | None) -> int:
+def run_sandbox_server(port: int, account_sid: str | None, auth_token: str | None,
+                       min_schedule_ahead_s: float = 900.0) -> int:
     """Serve until Ctrl+C, printing the base URL (for `desktop-sms sandbox-server`)."""
-    server = SandboxServer(port=port, account_sid=account_sid, auth_token=auth_token)
+    server = SandboxServer(port=port, account_sid=account_sid, auth_token=auth_token,
+                           min_schedule_ahead_s=min_schedule_ahead_s)
     try:
         server.start()
     except OSError as exc:

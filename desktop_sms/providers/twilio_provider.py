@@ -19,6 +19,7 @@ from desktop_sms.providers.base import (
     CredentialCheck,
     MediaItem,
     MediaTooLargeError,
+    NotFoundError,
     ProviderError,
     ProviderMessage,
     SmsProvider,
@@ -287,6 +288,33 @@ class TwilioProvider(SmsProvider):
             return to_provider_message(self._client.messages(sid).update(status="canceled"))
         except Exception as exc:
             raise self._error(exc) from exc
+
+    def check_scheduling(self, messaging_service_sid: str) -> tuple[bool, str]:
+        """Whether Twilio can hold texts sent through this Messaging Service (Message Scheduling).
+
+        Fetches the service and its phone numbers (Messaging API v1). Returns (ok, a sentence a
+        person understands); never raises for provider errors.
+        """
+        sid = messaging_service_sid.strip()
+        if not sid:
+            return False, ("No Messaging Service is set, so texts are never held by Twilio: "
+                           "scheduled texts go out from a computer running Desktop SMS.")
+        try:
+            service = self._client.messaging.v1.services(sid).fetch()
+            numbers = self._client.messaging.v1.services(sid).phone_numbers.list(limit=1)
+        except Exception as exc:
+            err = self._error(exc)
+            if isinstance(err, NotFoundError):
+                return False, (f"The Messaging Service {sid} is not on this Twilio account, so "
+                               "texts can't be held by Twilio.")
+            return False, ("Could not check whether the Messaging Service can hold texts: "
+                           + err.sentence)
+        name = str(service.friendly_name or sid)
+        if not numbers:
+            return False, (f"The Messaging Service “{name}” has no phone numbers, so Twilio "
+                           "can't send (or hold) texts through it.")
+        return True, (f"The Messaging Service “{name}” can hold scheduled texts: they go out "
+                      "even if every computer is off.")
 
     def test_credentials(self, office_numbers: list[str]) -> CredentialCheck:
         """Fetch the Account, then check each office number is one of its IncomingPhoneNumbers."""

@@ -10,6 +10,7 @@ from desktop_sms.services.calendar import CalendarService
 from desktop_sms.services.common import Clock, utcnow
 from desktop_sms.services.credentials import CredentialStore, KeyringCredentialStore
 from desktop_sms.services.dispatcher import Dispatcher
+from desktop_sms.services.held import HeldTexts
 from desktop_sms.services.importer import CaseImporter
 from desktop_sms.services.matters import MatterService
 from desktop_sms.services.outbound import OutboundService
@@ -37,6 +38,7 @@ class Services:
     calendar: CalendarService
     inbound: InboundServices
     poller: Poller
+    held: HeldTexts
 
     def close(self) -> None:
         """Stop what the services started (the in-process sandbox) and close the database."""
@@ -57,8 +59,13 @@ def build_services(db: Database, clock: Clock = utcnow,
     dispatcher = Dispatcher(db, settings, providers, clock)
     calendar = CalendarService(db, outbound, settings, clock, desktop_id=dispatcher.desktop_id)
     inbound = build_inbound_services(db, settings, matters, clock)
+    held = HeldTexts(db, settings, providers, clock, desktop_id=dispatcher.desktop_id)
+    dispatcher.held = held
+    outbound.held_cancel = held.cancel_one
+    poller = inbound.poller(providers)
+    poller.held = held
     return Services(db=db, clock=clock, settings=settings, users=UserService(db, clock, region),
                     matters=matters, importer=CaseImporter(matters), audit=AuditService(db),
                     credentials=credentials, providers=providers, outbound=outbound,
                     dispatcher=dispatcher, calendar=calendar, inbound=inbound,
-                    poller=inbound.poller(providers))
+                    poller=poller, held=held)

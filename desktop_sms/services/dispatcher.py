@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,6 +35,9 @@ from desktop_sms.providers.base import (
 from desktop_sms.services.common import Clock, utcnow
 from desktop_sms.services.outbound import record_opt_out
 from desktop_sms.services.settings import SettingsService
+
+if TYPE_CHECKING:
+    from desktop_sms.services.held import HeldTexts
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +84,12 @@ class DispatchReport:
     missed: list[int] = field(default_factory=list)
     reconciled: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)  # handed to Twilio to hold (or settled)
 
     @property
     def changed(self) -> bool:
-        return bool(self.sent or self.failed or self.retried or self.missed or self.reconciled)
+        return bool(self.sent or self.failed or self.retried or self.missed or self.reconciled
+                    or self.held)
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,8 @@ class Dispatcher:
         self._providers_lock = threading.Lock()
         self._providers_generation = 0  # bumped by reset_provider: in-flight ones are dropped
         self._run_lock = threading.Lock()
+        # Texts held by Twilio (services/held.py): set by build_services; None keeps all local.
+        self.held: HeldTexts | None = None
 
     @property
     def provider(self) -> SmsProvider:
@@ -176,6 +183,7 @@ class Dispatcher:
         self._promote_and_expire(now, report)
         self._reconcile_expired_leases(now, report)
         service_sid = str(self.settings.get("messaging_service_sid") or "") or None
+        self._hold_at_provider(report, service_sid)
         pool: ThreadPoolExecutor | None = None
         try:
             while True:
@@ -210,8 +218,25 @@ class Dispatcher:
                 s.scalar(select(func.min(OutboundMessage.lease_until))
                          .where(OutboundMessage.state == "sending")),
             ]
+            if self.held is not None:
+                from desktop_sms.services.held import held_wakeup
+
+                candidates.append(held_wakeup(s, self.clock()))
         found = [c for c in candidates if c is not None]
         return min(found) if found else None
+
+    def _hold_at_provider(self, report: DispatchReport, service_sid: str | None) -> None:
+        """Hand eligible scheduled texts to Twilio to hold (docs/held_by_twilio.md)."""
+        if self.held is None:
+            return
+        try:
+            held = self.held.hold_pending(service_sid=service_sid,
+                                          provider_getter=lambda: self.provider)
+        except ProviderError as exc:
+            report.errors.append(f"handing texts to Twilio: {exc.sentence}")
+            return
+        report.held.extend(held.held + held.sent_now + held.reconciled)
+        report.errors.extend(held.errors)
 
     # --- steps --------------------------------------------------------------------------
     def _grace(self) -> timedelta:

@@ -21,7 +21,7 @@ from desktop_sms.db.database import Database
 from desktop_sms.db.models import Matter, OptOut, OutboundMessage, Setting, User
 from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize
 from desktop_sms.domain.segments import BodyError, validate_body
-from desktop_sms.domain.states import CANCELABLE_STATES, OutboundState
+from desktop_sms.domain.states import CANCELABLE_STATES, HELD_STATES, OutboundState
 from desktop_sms.services import audit
 from desktop_sms.services.common import (
     Actor,
@@ -102,6 +102,8 @@ class OutboundService:
         self.settings = settings
         self.clock = clock
         self._listeners: list[Callable[[], None]] = []
+        # Cancels a text held by Twilio (HeldTexts.cancel_one); set by build_services.
+        self.held_cancel: Callable[[Actor, int], CancelOutcome] | None = None
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Called after a message is added or re-queued (the dispatcher's alarm clock listens)."""
@@ -203,7 +205,8 @@ class OutboundService:
         stmt = (select(OutboundMessage, Matter.case_number, Matter.client_name, author.name)
                 .outerjoin(Matter, OutboundMessage.matter_id == Matter.id)
                 .outerjoin(author, OutboundMessage.author_id == author.id)
-                .where(or_(OutboundMessage.state.in_(["scheduled", "queued", "sending", "missed"]),
+                .where(or_(OutboundMessage.state.in_(["scheduled", "queued", "sending", "missed",
+                                                                "holding", "held"]),
                            (OutboundMessage.state == "failed")
                            & (OutboundMessage.created_at >= since)))
                 .order_by(OutboundMessage.send_at, OutboundMessage.id).limit(limit))
@@ -239,6 +242,9 @@ class OutboundService:
                     continue
                 row = s.execute(select(OutboundMessage.state, OutboundMessage.verify_since)
                                 .where(OutboundMessage.id == message_id)).first()
+            if row is not None and row[0] in HELD_STATES and self.held_cancel is not None:
+                outcomes.append(self.held_cancel(actor, message_id))  # canceled at Twilio
+                continue
             if row is not None and row[1] is not None and row[0] in CANCELABLE_STATES:
                 reason = (f"Message {message_id} can't be canceled: the provider did not answer "
                           "its last attempt, so it may already have been sent; it is being "

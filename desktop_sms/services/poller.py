@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +35,9 @@ from desktop_sms.services.matcher import InboundMatcher
 from desktop_sms.services.matters import MatterService
 from desktop_sms.services.received import ReceivedLog
 from desktop_sms.services.settings import SettingsService
+
+if TYPE_CHECKING:
+    from desktop_sms.services.held import HeldTexts
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,8 @@ class Poller:
         self.provider_factory = provider_factory
         self.clock = clock
         self.ingest = ingest or InboundIngest(db, settings, clock)
+        # Texts held by Twilio (services/held.py): set by build_services.
+        self.held: HeldTexts | None = None
 
     def poll_once(self) -> PollReport:
         """Poll every office number, retry pending media, refresh outbound statuses."""
@@ -135,7 +140,19 @@ class Poller:
             self.refresh_outbound(provider, acc)
         except ProviderError as exc:
             acc.provider_error("Refreshing delivery status", exc)
+        self._refresh_held(provider, acc)
         return self._report(acc)
+
+    def _refresh_held(self, provider: SmsProvider, acc: _Acc) -> None:
+        """Texts held by Twilio: cancel those our rules no longer allow (a STOP just filed, a
+        case closed), then record those that went out (docs/held_by_twilio.md)."""
+        if self.held is None:
+            return
+        try:
+            acc.updated_outbound_ids.extend(self.held.sweep(provider))
+            acc.updated_outbound_ids.extend(self.held.refresh(provider))
+        except ProviderError as exc:
+            acc.provider_error("Checking texts held by Twilio", exc)
 
     def _report(self, acc: _Acc) -> PollReport:
         return PollReport(

@@ -113,6 +113,11 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("first_poll_lookback_days", "7", _int_at_least(0), "First poll look-back (days)"),
     SettingDef("overdue_grace_minutes", "15", _int_at_least(0), "Overdue grace (minutes)"),
     SettingDef("default_region", "US", _region, "Default region"),
+    # Texts scheduled at least this far ahead (and at most 35 days) are held by Twilio when a
+    # Messaging Service is set; Twilio's pages give its minimum as 5 or 15 minutes
+    # (docs/held_by_twilio.md).
+    SettingDef("hold_min_lead_minutes", "15", _int_at_least(5),
+               "Minimum lead for texts held by Twilio (minutes)"),
 ]}
 
 

@@ -82,6 +82,7 @@ def make_office(db: Database, server: SandboxServer, provider: Callable[[], SmsP
     services.providers = factory
     services.dispatcher.provider_factory = factory
     services.poller.provider_factory = factory
+    services.held.provider_factory = factory
     admin = services.users.add(None, "boss", "Office Manager", password="password1").actor()
     staff = services.users.add(admin, "pat", "Pat Paralegal", mobile="+12125550191",
                                password="password1").actor()

@@ -35,6 +35,7 @@ from desktop_sms.domain.phones import is_quiet_hours, local_time_zone
 from desktop_sms.domain.segments import MAX_BODY_CHARS, count_segments
 from desktop_sms.services.common import Actor, Clock, ServiceError, ValidationError
 from desktop_sms.services.container import Services
+from desktop_sms.services.held import hold_decision
 from desktop_sms.services.matters import MatterDetail
 from desktop_sms.services.outbound import MIN_SCHEDULE_AHEAD, ConsentRequired, OptedOutNumber
 from desktop_sms.ui.tasks import TaskRunner
@@ -116,6 +117,8 @@ class ComposeDialog(QDialog):
         self.message_id: int | None = None
         self.detail = services.matters.detail(matter_id)
         self.consent_required = bool(services.settings.get("sms_consent_required"))
+        # What decides whether Twilio holds a scheduled text (read off the GUI thread).
+        self._hold_inputs: tuple[str | None, timedelta] | None = None
         self._opted_out: dict[str, bool] = {}
         self._recipient_e164: str | None = None
         self._sending = False
@@ -205,6 +208,9 @@ class ComposeDialog(QDialog):
         when_row.addWidget(self.schedule_radio)
         when_row.addWidget(self.when_edit, 1)
         when_row.addWidget(QLabel("your local time"))
+        self.path_label = _plain_label(object_name="pathLabel")
+        self.path_label.setWordWrap(True)
+        self.path_label.setVisible(False)
 
         # --- buttons ----------------------------------------------------------------------
         self.error = ErrorLabel()
@@ -238,6 +244,7 @@ class ComposeDialog(QDialog):
         form.addRow("", self.body_error)
         form.addRow("", self.attachments_note)
         form.addRow("When", when_row)
+        form.addRow("", self.path_label)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
@@ -253,6 +260,7 @@ class ComposeDialog(QDialog):
         self.body_edit.textChanged.connect(self._body_changed)
         self.schedule_radio.toggled.connect(self._when_changed)
         self.when_edit.dateTimeChanged.connect(lambda _v: self._update_recipient_time())
+        self.when_edit.dateTimeChanged.connect(lambda _v: self._update_path())
 
         # The recipient's clock moves while the dialog is open.
         self.time_timer = QTimer(self)
@@ -264,6 +272,7 @@ class ComposeDialog(QDialog):
         self._recipient_changed()
         self._body_changed()
         self.body_edit.setFocus()
+        self._runner.run(services.held.hold_inputs, on_success=self._hold_inputs_loaded)
 
     # --- public --------------------------------------------------------------------------
     def body(self) -> str:
@@ -432,6 +441,22 @@ class ComposeDialog(QDialog):
         self.when_edit.setEnabled(scheduled)
         self.send_button.setText("&Schedule" if scheduled else "&Send")
         self._update_recipient_time()
+        self._update_path()
+
+    def _hold_inputs_loaded(self, inputs: tuple[str | None, timedelta]) -> None:
+        self._hold_inputs = inputs
+        self._update_path()
+
+    def _update_path(self) -> None:
+        """Say whether the scheduled text will be held by Twilio or wait in our queue, and why."""
+        send_at = self.send_at()
+        if send_at is None or self._hold_inputs is None:
+            self.path_label.setVisible(False)
+            return
+        service_sid, min_lead = self._hold_inputs
+        decision = hold_decision(send_at, self._clock(), service_sid, min_lead)
+        self.path_label.setText(decision.reason)
+        self.path_label.setVisible(True)
 
     def _reset_schedule_limits(self, default: bool) -> None:
         """Minimum one minute from now; a fresh picker starts a few minutes ahead."""

@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from desktop_sms.domain.phones import DEFAULT_REGION, format_display
+from desktop_sms.domain.states import HELD_QUEUE_TEXT
 from desktop_sms.services.outbound import QueueRow
 from desktop_sms.ui.text import plain_tooltip
 
@@ -19,6 +20,8 @@ STATE_LABELS = {
     "sending": "Sending",
     "missed": "Missed",
     "failed": "Failed",
+    "held": HELD_QUEUE_TEXT[0].upper() + HELD_QUEUE_TEXT[1:],
+    "holding": "Being handed to Twilio to hold",
 }
 
 

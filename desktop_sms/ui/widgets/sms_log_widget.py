@@ -45,6 +45,7 @@ STATUS_TEXT = {
     "scheduled": "Scheduled", "queued": "Queued", "sending": "Sending", "sent": "Sent",
     "delivered": "Delivered", "undelivered": "Not delivered", "failed": "Failed",
     "canceled": "Canceled", "missed": "Missed", "received": "Received",
+    "held": "Held by Twilio", "holding": "Being handed to Twilio",
 }
 
 _BUBBLE_STYLE = {

@@ -34,6 +34,8 @@ STATUS_TEXT = {
     "claimed": "being handed to the queue",
     "sending": "sending",
     "scheduled": "scheduled",
+    "held": "held by Twilio",
+    "holding": "being handed to Twilio",
     "queued": "queued to send",
     "sent": "sent",
     "delivered": "delivered",

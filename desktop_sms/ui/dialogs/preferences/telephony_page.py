@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSpinBox,
     QWidget,
 )
 
@@ -25,11 +27,19 @@ from desktop_sms.ui.tasks import TaskRunner
 TOKEN_ENV = "TWILIO_AUTH_TOKEN"
 OK_STYLE = "color: #1b5e20;"
 PROBLEM_STYLE = "color: #b00020;"
+HELD_NOTE = ("With a Messaging Service, a text scheduled at least this far ahead (and at most "
+             "35 days) is held by Twilio and goes out at its time even if every computer is "
+             "off; Twilio's own minimum is 15 minutes (5 on some accounts). Without a "
+             "Messaging Service, scheduled texts wait in the office's queue and go out from a "
+             "computer running Desktop SMS.")
 
 
 def check_twilio(account_sid: str, typed_token: str, numbers: list[str],
-                 credentials: CredentialStore) -> CredentialCheck:
-    """Test the typed (or stored) credentials against Twilio; runs on a worker thread."""
+                 credentials: CredentialStore, messaging_service_sid: str = "") -> CredentialCheck:
+    """Test the typed (or stored) credentials against Twilio; runs on a worker thread.
+
+    With the credentials accepted, also says whether the Messaging Service can hold texts.
+    """
     token = typed_token or credentials.get_token(account_sid)
     if not token:
         return CredentialCheck(ok=False, bad_credentials=True, problems=[
@@ -37,11 +47,20 @@ def check_twilio(account_sid: str, typed_token: str, numbers: list[str],
     from desktop_sms.providers.twilio_provider import TwilioProvider, api_base_url_from_env
 
     provider = TwilioProvider(account_sid, token, api_base_url=api_base_url_from_env())
-    return provider.test_credentials(numbers)
+    check = provider.test_credentials(numbers)
+    if check.bad_credentials or check.network_error or not messaging_service_sid:
+        return check
+    can_schedule, sentence = provider.check_scheduling(messaging_service_sid)
+    return replace(check, scheduling=sentence, can_schedule=can_schedule)
 
 
 def describe_check(check: CredentialCheck) -> str:
-    """The sentence shown under Test connection."""
+    """The sentences shown under Test connection (the account, then texts held by Twilio)."""
+    text = _describe_account(check)
+    return f"{text} {check.scheduling}" if check.scheduling else text
+
+
+def _describe_account(check: CredentialCheck) -> str:
     if check.ok:
         return f"OK: connected to the Twilio account “{check.account_name or 'unnamed'}”."
     if check.bad_credentials:
@@ -104,6 +123,13 @@ class TelephonyPage(SettingsPage):
         form.addRow("", note_label("Separate numbers with commas; the first is the default "
                                    "sender."))
         form.addRow("Messaging Service SID", self.messaging_service_sid)
+        self.hold_min_lead = QSpinBox()
+        self.hold_min_lead.setRange(5, 24 * 60)
+        self.hold_min_lead.setSuffix(" minutes")
+        self.hold_min_lead.setAccessibleName("Held by Twilio when due at least")
+        self.editable_widget(self.hold_min_lead)
+        form.addRow("Held by Twilio when due at least", self.hold_min_lead)
+        form.addRow("", note_label(HELD_NOTE, "heldNote"))
         self.body.addLayout(form)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)
@@ -118,6 +144,9 @@ class TelephonyPage(SettingsPage):
                   lambda raw: self.office_numbers.setText(raw.replace(",", ", ")))
         self.bind("messaging_service_sid", lambda: self.messaging_service_sid.text().strip(),
                   self.messaging_service_sid.setText)
+        self.bind("hold_min_lead_minutes", lambda: str(self.hold_min_lead.value()),
+                  lambda raw: self.hold_min_lead.setValue(int(raw) if raw.strip().isdigit()
+                                                          else 15))
 
     def _numbers_text(self) -> str:
         # stored "a,b", shown "a, b": compare like with like
@@ -182,7 +211,8 @@ class TelephonyPage(SettingsPage):
         self.test_result.setStyleSheet("")
         self.test_result.setText("Testing…")
         self.runner.run(check_twilio, sid, self.auth_token.text().strip(), numbers,
-                        self.credentials, on_success=self._tested, on_failure=self._test_failed)
+                        self.credentials, self.messaging_service_sid.text().strip(),
+                        on_success=self._tested, on_failure=self._test_failed)
 
     def _tested(self, check: CredentialCheck) -> None:
         self.test_button.setEnabled(True)
