@@ -175,7 +175,8 @@ def cmd_messages(args: argparse.Namespace) -> int:
     from desktop_sms.services.messages import list_messages
 
     services = _open(args)
-    rows = list_messages(services.db, case_number=args.case, direction=args.direction)
+    rows = list_messages(services.db, actor=acting_user(services, args), case_number=args.case,
+                         direction=args.direction)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0

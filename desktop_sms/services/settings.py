@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import Setting
-from desktop_sms.services import audit
+from desktop_sms.services import access, audit
 from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
 
 MATCHING_MODES = ("all_related", "most_recent_intake", "most_recently_opened",
@@ -154,7 +154,7 @@ class SettingsService:
     def set(self, actor: Actor, key: str, raw_value: str) -> Any:
         """Validate, store and audit one setting; returns the typed value."""
         definition = self._definition(key)
-        actor.require_admin("change settings")
+        actor = access.require_admin(self.db, actor, "change settings")
         try:
             value = definition.parse(raw_value)
         except ValueError as exc:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import User
 from desktop_sms.domain.phones import InvalidPhoneNumber, normalize
-from desktop_sms.services import audit
+from desktop_sms.services import access, audit
 from desktop_sms.services.common import (
     Actor,
     Clock,
@@ -119,7 +119,7 @@ class UserService:
         elif actor is None:
             raise PermissionDenied("Only an administrator can add users.")
         else:
-            actor.require_admin("add users")
+            actor = access.require_admin(self.db, actor, "add users")
         username = username.strip()
         if not USERNAME_RE.fullmatch(username):
             raise ValidationError("A username is 2 to 80 letters, digits, dots, dashes or "
@@ -149,6 +149,7 @@ class UserService:
                username: str | None = None, mobile: str | None = None, role: str | None = None,
                sms_access: bool | None = None, active: bool | None = None) -> UserInfo:
         """Edit a user (admins; a user may change their own name and mobile)."""
+        actor = access.current(self.db, actor)
         own = actor.user_id == user_id
         if not actor.is_admin and (not own or role is not None or active is not None
                                    or sms_access is not None or username is not None):
@@ -198,6 +199,7 @@ class UserService:
 
     def set_password(self, actor: Actor, user_id: int, password: str) -> None:
         """Set or reset a password (the user themself, or an admin)."""
+        actor = access.current(self.db, actor)
         if actor.user_id != user_id:
             actor.require_admin("reset another user's password")
         hashed = hash_password(password)
