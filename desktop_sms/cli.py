@@ -311,10 +311,53 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each argument's dest → how a person typed it (--body, file …), across every subcommand."""
+    names: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names.update(_option_names(sub))
+        elif action.dest != argparse.SUPPRESS:
+            names.setdefault(action.dest, max(action.option_strings, key=len)
+                             if action.option_strings else action.dest.upper())
+    return names
+
+
+def undecodable_argument(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """One sentence naming the first text argument that is not valid text, else None.
+
+    Python turns bytes on the command line that the locale's encoding can't decode into lone
+    surrogates (PEP 383, https://peps.python.org/pep-0383/); such text can't be stored or sent.
+    Every str argument of every command is checked here, in one place; file paths (Path
+    values) are left alone, since a file name may be any bytes.
+    """
+    names = _option_names(parser)
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if not isinstance(item, str):
+                continue
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = item[exc.start]
+                byte = f"0x{ord(bad) - 0xDC00:02X}" if 0xDC80 <= ord(bad) <= 0xDCFF else "a byte"
+                encoding = sys.getfilesystemencoding()
+                return (f"{names.get(dest, dest)} is not valid {encoding} text ({byte} at "
+                        f"character {exc.start + 1}); retype it or set the terminal to UTF-8. "
+                        "Nothing was done.")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `desktop-sms` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    problem = undecodable_argument(parser, args)
+    if problem is not None:
+        print(f"desktop-sms: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     command = args.command or "gui"
