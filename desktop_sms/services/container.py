@@ -57,7 +57,8 @@ def build_services(db: Database, clock: Clock = utcnow,
     dispatcher = Dispatcher(db, settings, providers, clock)
     calendar = CalendarService(db, outbound, settings, clock, desktop_id=dispatcher.desktop_id)
     inbound = build_inbound_services(db, settings, matters, clock)
-    return Services(db=db, clock=clock, settings=settings, users=UserService(db, clock, region),
+    return Services(db=db, clock=clock, settings=settings,
+                    users=UserService(db, clock, region, settings),
                     matters=matters, importer=CaseImporter(matters), audit=AuditService(db),
                     credentials=credentials, providers=providers, outbound=outbound,
                     dispatcher=dispatcher, calendar=calendar, inbound=inbound,

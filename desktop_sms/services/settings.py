@@ -113,6 +113,7 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("first_poll_lookback_days", "7", _int_at_least(0), "First poll look-back (days)"),
     SettingDef("overdue_grace_minutes", "15", _int_at_least(0), "Overdue grace (minutes)"),
     SettingDef("default_region", "US", _region, "Default region"),
+    SettingDef("setup_code_hours", "72", _int_at_least(1), "Setup codes expire after (hours)"),
 ]}
 
 
