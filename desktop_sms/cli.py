@@ -21,6 +21,7 @@ from desktop_sms.db.migrate import SchemaTooNewError
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.container import Services, build_services
 from desktop_sms.services.local_config import resolve_database_url
+from desktop_sms.services.users import UserInfo
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
     users_sub.add_parser("list", help="list users")
+    code = users_sub.add_parser("setup-code", help="issue a new one-time setup code for a user "
+                                "without a password (the old one stops working)")
+    code.add_argument("username")
 
     st = sub.add_parser("settings", help="read or change a setting")
     st_sub = st.add_subparsers(dest="settings_command", required=True)
@@ -147,6 +151,10 @@ def cmd_users(args: argparse.Namespace) -> int:
         for u in services.users.list():
             print(f"{u.username}\t{u.name}\t{u.role}\t{'active' if u.active else 'inactive'}")
         return 0
+    if args.users_command == "setup-code":
+        target = services.users.get(args.username)
+        _print_setup_code(services.users.issue_setup_code(acting_user(services, args), target.id))
+        return 0
     password = None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -154,7 +162,18 @@ def cmd_users(args: argparse.Namespace) -> int:
     info = services.users.add(actor, args.username, args.name, mobile=args.mobile,
                               role=args.role, password=password)
     print(f"added {info.username} ({info.role})")
+    _print_setup_code(info)
     return 0
+
+
+def _print_setup_code(info: UserInfo) -> None:
+    """The one-time code, once, for the administrator to pass on (it is stored only hashed)."""
+    if info.setup_code is None or info.setup_code_expires_at is None:
+        return
+    until = info.setup_code_expires_at.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    print(f"setup code for {info.username}: {info.setup_code}")
+    print(f"Give it to {info.name}: it is typed once, at the first sign-in, instead of a "
+          f"password, and works until {until}. It is not shown again.")
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
