@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -20,14 +21,19 @@ from desktop_sms.services.users import PasswordNotSet, UserInfo, UserService
 from desktop_sms.ui.widgets.dialog_buttons import action_buttons
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
-FIRST_SIGN_IN_TEXT = "This is your first sign-in: choose a password."
+FIRST_SIGN_IN_TEXT = ("First sign-in: type the setup code your administrator gave you, then "
+                      "choose a password.")
+SETUP_CODE_BUTTON = "First sign-in? Use a setup &code"
+PASSWORD_BUTTON = "I have a &password"
 
 
 class SignInDialog(QDialog):
     """Username and password; accepted with `user` set once the service says they are right.
 
-    A user added without a password (SPEC F16) chooses one here at first sign-in: the dialog
-    swaps the password field for "Choose a password" and "Repeat it".
+    A user added without a password claims the account with the one-time setup code an
+    administrator was shown (services/users.py): "First sign-in? Use a setup code" swaps the
+    password field for "Setup code", "Choose a password" and "Repeat it". A setup code typed
+    into the password field leads to the same fields, the code filled in.
     """
 
     def __init__(self, users: UserService, config: LocalConfig | None = None,
@@ -54,6 +60,15 @@ class SignInDialog(QDialog):
         self.new_password_again = QLineEdit()
         self.new_password_again.setEchoMode(QLineEdit.EchoMode.Password)
         self.new_password_again.setAccessibleName("Repeat it")
+        self.setup_code = QLineEdit()
+        self.setup_code.setAccessibleName("Setup code")
+        self.setup_code.setPlaceholderText("XXXXX-XXXXX")
+        self.first_sign_in_button = QPushButton(SETUP_CODE_BUTTON)
+        self.first_sign_in_button.setObjectName("firstSignInButton")
+        self.first_sign_in_button.setFlat(True)
+        self.first_sign_in_button.setAutoDefault(False)
+        self.first_sign_in_button.clicked.connect(
+            lambda: self._show_first_password(not self.choosing_password))
         self.first_sign_in_note = QLabel(FIRST_SIGN_IN_TEXT)
         self.first_sign_in_note.setObjectName("firstSignInNote")
         self.first_sign_in_note.setTextFormat(Qt.TextFormat.PlainText)
@@ -61,10 +76,10 @@ class SignInDialog(QDialog):
         self._form = QFormLayout()
         self._form.addRow("&Username", self.username)
         self._form.addRow("&Password", self.password)
+        self._form.addRow("Setup c&ode", self.setup_code)
         self._form.addRow("&Choose a password", self.new_password)
         self._form.addRow("&Repeat it", self.new_password_again)
         self.choosing_password = False
-        self.username.textEdited.connect(self._username_edited)
         self.error = ErrorLabel()
         self.buttons, self.sign_in_button = action_buttons(self, "&Sign in",
                                                            self.sign_in)
@@ -73,28 +88,29 @@ class SignInDialog(QDialog):
         layout.addWidget(heading)
         layout.addWidget(self.first_sign_in_note)
         layout.addLayout(self._form)
+        layout.addWidget(self.first_sign_in_button)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self._show_first_password(False)
         (self.password if self.username.text() else self.username).setFocus()
 
-    def _show_first_password(self, choosing: bool) -> None:
-        """Swap between the password field and the two fields of a first password."""
+    def _show_first_password(self, choosing: bool, code: str = "") -> None:
+        """Swap between the password field and the setup code with a first password."""
         self.choosing_password = choosing
         self.first_sign_in_note.setVisible(choosing)
+        self.first_sign_in_button.setText(PASSWORD_BUTTON if choosing else SETUP_CODE_BUTTON)
         self._form.setRowVisible(self.password, not choosing)
+        self._form.setRowVisible(self.setup_code, choosing)
         self._form.setRowVisible(self.new_password, choosing)
         self._form.setRowVisible(self.new_password_again, choosing)
         self.new_password.clear()
         self.new_password_again.clear()
+        self.setup_code.setText(code)
+        self.password.clear()
+        self.error.show_error(None)
         if choosing:
-            self.password.clear()
-            self.error.show_error(None)
-            self.new_password.setFocus()
-
-    def _username_edited(self, _text: str) -> None:
-        if self.choosing_password:  # another account: ask for its password again
-            self._show_first_password(False)
+            (self.new_password if code else self.setup_code).setFocus()
+        elif self.isVisible():
             self.password.setFocus()
 
     def sign_in(self) -> None:
@@ -104,8 +120,8 @@ class SignInDialog(QDialog):
             return
         try:
             user = self._users.authenticate(self.username.text(), self.password.text())
-        except PasswordNotSet:
-            self._show_first_password(True)
+        except PasswordNotSet:  # the setup code was typed as the password
+            self._show_first_password(True, self.password.text())
             return
         except ServiceError as exc:
             self.error.show_error(str(exc))
@@ -115,6 +131,10 @@ class SignInDialog(QDialog):
         self._signed_in(user)
 
     def _set_first_password(self) -> None:
+        if not self.setup_code.text().strip():
+            self.error.show_error("Please type the setup code your administrator gave you.")
+            self.setup_code.setFocus()
+            return
         if not self.new_password.text():
             self.error.show_error("Please choose a password.")
             self.new_password.setFocus()
@@ -125,7 +145,8 @@ class SignInDialog(QDialog):
             self.new_password_again.setFocus()
             return
         try:
-            user = self._users.set_first_password(self.username.text(), self.new_password.text())
+            user = self._users.set_first_password(self.username.text(), self.setup_code.text(),
+                                                  self.new_password.text())
         except ServiceError as exc:
             self.error.show_error(str(exc))
             self.new_password.setFocus()
