@@ -129,6 +129,11 @@ class UserService:
             else DEFAULT_SETUP_CODE_HOURS
         return timedelta(hours=hours)
 
+    def current_actor(self, actor: Actor) -> Actor:
+        """The actor with the role and SMS access stored now; AccountDeactivated if the
+        account was deactivated (the main window's periodic check, services/access.py)."""
+        return access.current(self.db, actor)
+
     def count(self) -> int:
         with self.db.session() as s:
             return int(s.scalar(select(func.count(User.id))) or 0)
