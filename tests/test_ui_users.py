@@ -139,9 +139,11 @@ def test_a_user_added_without_a_password_gets_a_setup_code_shown_once_and_a_new_
     click(qtbot, shown.buttons.button(shown.buttons.StandardButton.Close))
 
     page.select_username("ivy")
-    click(qtbot, page.setup_code_button)
+    click(qtbot, page.setup_code_button)  # issued on the task runner
+    qtbot.waitUntil(lambda: page.code_dialog is not shown and page.code_dialog is not None
+                    and page.code_dialog.isVisible())
     new = page.code_dialog
-    assert isinstance(new, SetupCodeDialog) and new is not shown
+    assert isinstance(new, SetupCodeDialog)
     assert len(new.code.text()) == 11 and new.code.text() != first
     with pytest.raises(SignInFailed):
         services.users.set_first_password("ivy", first, "long enough")
@@ -149,5 +151,5 @@ def test_a_user_added_without_a_password_gets_a_setup_code_shown_once_and_a_new_
 
     page.select_username("ivy")  # now with a password: refused with a sentence
     click(qtbot, page.setup_code_button)
+    qtbot.waitUntil(lambda: "already has a password" in page.error.text())
     assert page.code_dialog is new
-    assert "already has a password" in page.error.text()

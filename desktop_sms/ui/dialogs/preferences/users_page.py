@@ -13,11 +13,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.db.errors import describe_error
 from desktop_sms.domain.states import Role
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.users import UserInfo, UserService
 from desktop_sms.ui.dialogs.preferences.base import PreferencesPage, note_label
 from desktop_sms.ui.dialogs.user_dialog import ResetPasswordDialog, SetupCodeDialog, UserDialog
+from desktop_sms.ui.tasks import TaskRunner
 
 COLUMNS = ("Name", "Username", "Mobile", "Role", "SMS access", "Active")
 
@@ -28,10 +30,12 @@ class UsersPage(PreferencesPage):
     title = "Users"
     users_changed = Signal()
 
-    def __init__(self, users: UserService, actor: Actor, parent: QWidget | None = None) -> None:
+    def __init__(self, users: UserService, actor: Actor, parent: QWidget | None = None,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.users = users
         self.actor = actor
+        self.runner = runner
         self._rows: list[UserInfo] = []
         self.dialog: UserDialog | ResetPasswordDialog | None = None
         self.code_dialog: SetupCodeDialog | None = None
@@ -126,18 +130,32 @@ class UsersPage(PreferencesPage):
         self._open(dialog)
         return dialog
 
-    def issue_setup_code(self) -> SetupCodeDialog | None:
-        """Issue a new setup code for the selected user (without a password) and show it once."""
+    def issue_setup_code(self) -> None:
+        """Issue a new setup code for the selected user (without a password) and show it once
+        (on the task runner when the page has one; the refusal goes to the page's error line)."""
         user = self.selected_user()
         if user is None:
-            return None
-        try:
-            issued = self.users.issue_setup_code(self.actor, user.id)
-        except ServiceError as exc:
-            self.error.show_error(str(exc))
-            return None
+            return
+        if self.runner is None:
+            try:
+                issued = self.users.issue_setup_code(self.actor, user.id)
+            except ServiceError as exc:
+                self._code_refused(exc)
+                return
+            self._code_issued(issued)
+            return
+        self.setup_code_button.setEnabled(False)
+        self.runner.run(self.users.issue_setup_code, self.actor, user.id,
+                        on_success=self._code_issued, on_failure=self._code_refused)
+
+    def _code_issued(self, issued: UserInfo) -> None:
+        self.setup_code_button.setEnabled(self.add_button.isEnabled())
         self.error.show_error(None)
-        return self.show_setup_code(issued)
+        self.show_setup_code(issued)
+
+    def _code_refused(self, exc: BaseException) -> None:
+        self.setup_code_button.setEnabled(self.add_button.isEnabled())
+        self.error.show_error(str(exc) if isinstance(exc, ServiceError) else describe_error(exc))
 
     def show_setup_code(self, user: UserInfo) -> SetupCodeDialog:
         """The one and only showing of a setup code (non-blocking)."""
