@@ -163,3 +163,46 @@ def test_describe_error_never_names_a_file_it_was_not_told(tmp_path: Path) -> No
     exc = SQLAlchemyError("attempt to write a readonly database")
     assert describe_error(exc) == "The database is read-only here; nothing was saved."
     assert isinstance(Database(f"sqlite:///{tmp_path / 'x.sqlite3'}"), Database)
+
+
+def test_postgresql_on_a_full_disk_gives_one_sentence(
+        pg_source: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The matters table moved to a tablespace on a 256 KB tmpfs; a big import fills it
+    ("could not extend file …: No space left on device")."""
+    import shutil
+    import tempfile
+
+    from tests.helpers.db_fixtures import _pg_url
+
+    url = _pg_url(pg_source)
+    assert main(["--db", url, "users", "add", "boss", "--name", "Boss"]) == 0
+    capsys.readouterr()
+    small = Path(tempfile.mkdtemp(prefix="desktop-sms-full-"))
+    owner = ",uid=postgres" if os.geteuid() == 0 else ""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size=256k,mode=0700{owner}", "tmpfs",
+                    str(small)], check=True, capture_output=True)
+    space = "full_" + small.name.replace("-", "_").lower()
+    admin = create_engine(url)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"CREATE TABLESPACE {space} LOCATION '{small}'"))
+            conn.execute(text(f"ALTER TABLE matters SET TABLESPACE {space}"))
+        csv = small.parent / f"{small.name}.csv"
+        lines = ["case_number,client_name,mobile_phone,home_phone,stage,intake_date,"
+                 "date_opened,primary_username"]
+        lines += [f"24-{i:06d},{'Client ' * 25}{i},,,intake,2024-01-05,," for i in range(3000)]
+        csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        code, out, err = run(capsys, url, "import-cases", str(csv))
+        csv.unlink()
+        assert code == 1 and out == ""
+        assert err.strip() == ("desktop-sms: The disk that holds the database is full; nothing "
+                               "was saved. Free some space and try again.")
+        with admin.connect() as conn:  # nothing of the import was kept
+            assert conn.execute(text("SELECT count(*) FROM matters")).scalar() == 0
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ALTER TABLE matters SET TABLESPACE pg_default"))
+            conn.execute(text(f"DROP TABLESPACE {space}"))
+        admin.dispose()
+        subprocess.run(["umount", "-l", str(small)], check=False, capture_output=True)
+        shutil.rmtree(small, ignore_errors=True)
