@@ -15,9 +15,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.db.errors import describe_error
 from desktop_sms.services.common import ServiceError
 from desktop_sms.services.local_config import LocalConfig
 from desktop_sms.services.users import PasswordNotSet, UserInfo, UserService
+from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.dialog_buttons import action_buttons
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
@@ -25,6 +27,11 @@ FIRST_SIGN_IN_TEXT = ("First sign-in: type the setup code your administrator gav
                       "choose a password.")
 SETUP_CODE_BUTTON = "First sign-in? Use a setup &code"
 PASSWORD_BUTTON = "I have a &password"
+
+
+def _sentence(exc: BaseException) -> str:
+    """A refusal's own sentence, or one for a database error (never its SQL)."""
+    return str(exc) if isinstance(exc, ServiceError) else describe_error(exc)
 
 
 class SignInDialog(QDialog):
@@ -38,9 +45,11 @@ class SignInDialog(QDialog):
 
     def __init__(self, users: UserService, config: LocalConfig | None = None,
                  config_file: Path | None = None, username: str | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self._users = users
+        # the password check (database + Argon2) runs off the GUI thread
+        self.runner = runner if runner is not None else TaskRunner(self)
         self._config = config if config is not None else LocalConfig()
         self._config_file = config_file
         self.user: UserInfo | None = None
@@ -114,21 +123,27 @@ class SignInDialog(QDialog):
             self.password.setFocus()
 
     def sign_in(self) -> None:
-        """Check the password (or set the first one); on success remember the username."""
+        """Check the password (or set the first one) on the runner; on success remember the
+        username and accept."""
+        if self.runner.is_busy():
+            return
         if self.choosing_password:
             self._set_first_password()
             return
-        try:
-            user = self._users.authenticate(self.username.text(), self.password.text())
-        except PasswordNotSet:  # the setup code was typed as the password
-            self._show_first_password(True, self.password.text())
+        self.sign_in_button.setEnabled(False)
+        typed = self.password.text()
+        self.runner.run(self._users.authenticate, self.username.text(), typed,
+                        on_success=self._signed_in,
+                        on_failure=lambda exc: self._refused(exc, typed))
+
+    def _refused(self, exc: BaseException, typed: str) -> None:
+        self.sign_in_button.setEnabled(True)
+        if isinstance(exc, PasswordNotSet):  # the setup code was typed as the password
+            self._show_first_password(True, typed)
             return
-        except ServiceError as exc:
-            self.error.show_error(str(exc))
-            self.password.clear()
-            self.password.setFocus()
-            return
-        self._signed_in(user)
+        self.error.show_error(_sentence(exc))
+        self.password.clear()
+        self.password.setFocus()
 
     def _set_first_password(self) -> None:
         if not self.setup_code.text().strip():
@@ -144,16 +159,18 @@ class SignInDialog(QDialog):
             self.new_password_again.clear()
             self.new_password_again.setFocus()
             return
-        try:
-            user = self._users.set_first_password(self.username.text(), self.setup_code.text(),
-                                                  self.new_password.text())
-        except ServiceError as exc:
-            self.error.show_error(str(exc))
-            self.new_password.setFocus()
-            return
-        self._signed_in(user)
+        self.sign_in_button.setEnabled(False)
+        self.runner.run(self._users.set_first_password, self.username.text(),
+                        self.setup_code.text(), self.new_password.text(),
+                        on_success=self._signed_in, on_failure=self._first_refused)
+
+    def _first_refused(self, exc: BaseException) -> None:
+        self.sign_in_button.setEnabled(True)
+        self.error.show_error(_sentence(exc))
+        self.new_password.setFocus()
 
     def _signed_in(self, user: UserInfo) -> None:
+        self.sign_in_button.setEnabled(True)
         self.user = user
         self.error.show_error(None)
         self._config.last_username = user.username
