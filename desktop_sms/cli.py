@@ -21,6 +21,7 @@ from desktop_sms.db.migrate import SchemaTooNewError
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.container import Services, build_services
 from desktop_sms.services.local_config import resolve_database_url
+from desktop_sms.services.users import UserInfo
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
     users_sub.add_parser("list", help="list users")
+    code = users_sub.add_parser("setup-code", help="issue a new one-time setup code for a user "
+                                "without a password (the old one stops working)")
+    code.add_argument("username")
 
     st = sub.add_parser("settings", help="read or change a setting")
     st_sub = st.add_subparsers(dest="settings_command", required=True)
@@ -149,6 +153,10 @@ def cmd_users(args: argparse.Namespace) -> int:
         for u in services.users.list():
             print(f"{u.username}\t{u.name}\t{u.role}\t{'active' if u.active else 'inactive'}")
         return 0
+    if args.users_command == "setup-code":
+        target = services.users.get(args.username)
+        _print_setup_code(services.users.issue_setup_code(acting_user(services, args), target.id))
+        return 0
     password = None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -156,7 +164,18 @@ def cmd_users(args: argparse.Namespace) -> int:
     info = services.users.add(actor, args.username, args.name, mobile=args.mobile,
                               role=args.role, password=password)
     print(f"added {info.username} ({info.role})")
+    _print_setup_code(info)
     return 0
+
+
+def _print_setup_code(info: UserInfo) -> None:
+    """The one-time code, once, for the administrator to pass on (it is stored only hashed)."""
+    if info.setup_code is None or info.setup_code_expires_at is None:
+        return
+    until = info.setup_code_expires_at.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    print(f"setup code for {info.username}: {info.setup_code}")
+    print(f"Give it to {info.name}: it is typed once, at the first sign-in, instead of a "
+          f"password, and works until {until}. It is not shown again.")
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -177,7 +196,8 @@ def cmd_messages(args: argparse.Namespace) -> int:
     from desktop_sms.services.messages import list_messages
 
     services = _open(args)
-    rows = list_messages(services.db, case_number=args.case, direction=args.direction)
+    rows = list_messages(services.db, actor=acting_user(services, args), case_number=args.case,
+                         direction=args.direction)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
@@ -318,10 +338,53 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each argument's dest → how a person typed it (--body, file …), across every subcommand."""
+    names: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names.update(_option_names(sub))
+        elif action.dest != argparse.SUPPRESS:
+            names.setdefault(action.dest, max(action.option_strings, key=len)
+                             if action.option_strings else action.dest.upper())
+    return names
+
+
+def undecodable_argument(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """One sentence naming the first text argument that is not valid text, else None.
+
+    Python turns bytes on the command line that the locale's encoding can't decode into lone
+    surrogates (PEP 383, https://peps.python.org/pep-0383/); such text can't be stored or sent.
+    Every str argument of every command is checked here, in one place; file paths (Path
+    values) are left alone, since a file name may be any bytes.
+    """
+    names = _option_names(parser)
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if not isinstance(item, str):
+                continue
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = item[exc.start]
+                byte = f"0x{ord(bad) - 0xDC00:02X}" if 0xDC80 <= ord(bad) <= 0xDCFF else "a byte"
+                encoding = sys.getfilesystemencoding()
+                return (f"{names.get(dest, dest)} is not valid {encoding} text ({byte} at "
+                        f"character {exc.start + 1}); retype it or set the terminal to UTF-8. "
+                        "Nothing was done.")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `desktop-sms` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    problem = undecodable_argument(parser, args)
+    if problem is not None:
+        print(f"desktop-sms: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     command = args.command or "gui"

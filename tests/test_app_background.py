@@ -8,6 +8,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop_sms.app import build_main_window, start_background
 from desktop_sms.providers.sandbox_server import SandboxServer
+from desktop_sms.services.common import SYSTEM
 from tests.helpers.outbound_fixtures import OFFICE, Office
 
 
@@ -34,7 +35,7 @@ def test_alarm_sends_queued_text_and_poller_files_the_reply(qtbot: QtBot, office
         # Pat is the case's primary assignee and the one signed in: the tray tells her.
         assert window.tray is not None
         assert window.tray.last_message == "New reply on case 25-000001"
-        rows = svc.inbound.received.rows()
+        rows = svc.inbound.received.rows(actor=SYSTEM)
         assert rows[0].text == "Yes, after 3pm" and rows[0].case_numbers == ["25-000001"]
     finally:
         work.shutdown()

@@ -78,3 +78,38 @@ def test_users_add_reads_password_from_stdin(db_url: str, capsys: pytest.Capture
     db, _ = open_database(db_url)
     assert UserService(db).authenticate("boss", "a long password").username == "boss"
     db.dispose()
+
+
+@pytest.mark.parametrize("args", [
+    ["send", "--case", "24-000001", "--body", "caf\udce9"],
+    ["send", "--case", "24-\udcff", "--body", "fine"],
+    ["settings", "set", "office_numbers", "\udce9"],
+    ["users", "add", "b\udc80ss", "--name", "Boss"],
+    ["cancel", "out-1", "out-\udce9"],
+])
+def test_undecodable_bytes_in_any_text_argument_give_one_line_and_exit_2(
+        db_url: str, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    """Issue 12, reproduction 15: `send --body "$(printf 'caf\\xe9')"` printed a traceback."""
+    code, out, err = run(capsys, db_url, *args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "is not valid" in err and "text" in err and "Traceback" not in err
+    assert "0x" in err
+    # nothing was written: the database does not even know a user
+    assert run(capsys, db_url, "users", "list")[1] == ""
+
+
+def test_undecodable_body_from_a_real_shell_exits_2(db_url: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           "LC_ALL": "C.UTF-8", "PYTHONUTF8": "1"}
+    done = subprocess.run(
+        [sys.executable.encode(), b"-m", b"desktop_sms", b"--db", db_url.encode(), b"send",
+         b"--case", b"24-000001", b"--body", b"caf\xe9"],
+        capture_output=True, env=env, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    assert len(lines) == 1 and "--body is not valid" in lines[0] and "0xE9" in lines[0]

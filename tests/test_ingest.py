@@ -102,7 +102,7 @@ def test_reply_with_photo_is_filed_with_note_document_link_and_alert(
         assert [al.matter_id for al in s.scalars(select(Alert))] == [b]
     assert count(db, MessageLink, MessageLink.matter_id == a) == 0
     log = ReceivedLog(db, region="US")
-    [row] = log.rows()
+    [row] = log.rows(actor=SYSTEM)
     assert (row.case_numbers, row.rules, row.media_count) == (["25-000002"], ["most_recent_outbound"], 1)
     assert log.needs_review_count() == 0
     convo = log.conversation(b)
@@ -147,7 +147,7 @@ def test_unknown_sender_and_short_code_need_review(
     assert report.errors == [] and len(report.new_inbound_ids) == 2
     assert sorted(report.needs_review_ids) == sorted(report.new_inbound_ids)
     log = ReceivedLog(db, region="US")
-    rows = log.rows(needs_review_only=True)
+    rows = log.rows(actor=SYSTEM, needs_review_only=True)
     assert {(r.from_raw, r.from_e164) for r in rows} == {(STRANGER, STRANGER), ("22395", None)}
     assert {r.from_display for r in rows} == {"(312) 555-0177", "22395"}
     assert all(r.links == () and r.needs_review for r in rows)

@@ -11,7 +11,7 @@ from desktop_sms.db.database import Database
 from desktop_sms.db.models import Alert, AuditEntry, CaseNote, Document, InboundMessage
 from desktop_sms.providers.base import MediaItem, ProviderMessage
 from desktop_sms.providers.sandbox_server import ManualClock
-from desktop_sms.services.common import Actor, PermissionDenied, ValidationError
+from desktop_sms.services.common import SYSTEM, Actor, PermissionDenied, ValidationError
 from desktop_sms.services.ingest import InboundIngest
 from desktop_sms.services.linking import LinkingService
 from desktop_sms.services.matters import MatterService
@@ -61,7 +61,7 @@ def test_manual_link_and_unlink(db: Database, sandbox_clock: ManualClock) -> Non
 
     assert len(link_ids) == 2
     log = ReceivedLog(db, region="US")
-    row = log.row(inbound_id)
+    row = log.row(inbound_id, actor=SYSTEM)
     assert not row.needs_review and row.rules == ["manual", "manual"]
     assert row.case_numbers == ["25-000001", "25-000002"]
     assert row.links[0].rule_label == "manual (Paula)"
@@ -76,7 +76,7 @@ def test_manual_link_and_unlink(db: Database, sandbox_clock: ManualClock) -> Non
     assert linking.link(actor, inbound_id, [a]) == []  # already filed there
 
     linking.unlink(actor, link_ids[0])
-    row = log.row(inbound_id)
+    row = log.row(inbound_id, actor=SYSTEM)
     assert row.case_numbers == ["25-000002"] and not row.needs_review
     with db.session() as s:
         assert [n.withdrawn for n in s.scalars(select(CaseNote).order_by(CaseNote.id))] == [True, False]
@@ -85,13 +85,13 @@ def test_manual_link_and_unlink(db: Database, sandbox_clock: ManualClock) -> Non
         linking.unlink(actor, link_ids[0])
 
     linking.unlink(actor, link_ids[1])
-    assert log.row(inbound_id).needs_review and log.needs_review_count() == 1
+    assert log.row(inbound_id, actor=SYSTEM).needs_review and log.needs_review_count() == 1
 
     # linking again brings the link back with a new note; the photo is not copied twice
     assert linking.link(actor, inbound_id, [a]) == [link_ids[0]]
     assert count(db, CaseNote, CaseNote.matter_id == a) == 2
     assert count(db, Document, Document.matter_id == a) == 1
-    assert not log.row(inbound_id).needs_review
+    assert not log.row(inbound_id, actor=SYSTEM).needs_review
     with db.session() as s:
         actions = list(s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)
                                  .where(AuditEntry.action.like("inbound.%"))))

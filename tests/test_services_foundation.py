@@ -103,26 +103,34 @@ def test_a_user_added_without_a_password_chooses_one_at_first_sign_in(
         svc: Services, db: Database) -> None:
     admin, _ = _admin_and_staff(svc)
     ivy = svc.users.add(admin, "ivy", "Ivy Intake")
-    assert not ivy.has_password
-    with pytest.raises(PasswordNotSet, match="first sign-in"):
+    assert not ivy.has_password and ivy.setup_code
+    code = ivy.setup_code
+    # the username alone no longer claims the account (issue 12, reproduction 7)
+    with pytest.raises(SignInFailed, match="not right") as refused:
         svc.users.authenticate("IVY", "")
+    assert not isinstance(refused.value, PasswordNotSet)
+    with pytest.raises(PasswordNotSet, match="first sign-in"):
+        svc.users.authenticate("IVY", code.lower())
     with pytest.raises(ValidationError, match="at least 8"):
-        svc.users.set_first_password("ivy", "short")
-    # only for an active account without a password: not Pat's, not a stranger's
+        svc.users.set_first_password("ivy", code, "short")
+    # only for an active account without a password, and only with its code
     with pytest.raises(SignInFailed):
-        svc.users.set_first_password("pat", "taken over")
+        svc.users.set_first_password("pat", code, "taken over")
     with pytest.raises(SignInFailed):
-        svc.users.set_first_password("nobody", "long enough")
+        svc.users.set_first_password("nobody", code, "long enough")
+    with pytest.raises(SignInFailed):
+        svc.users.set_first_password("ivy", "ABCDE-FGHJK", "long enough")
     assert svc.users.authenticate("pat", "battery staple").username == "pat"
 
-    chosen = svc.users.set_first_password("Ivy", "ivy's own words")
+    chosen = svc.users.set_first_password("Ivy", code, "ivy's own words")
     assert chosen.username == "ivy" and chosen.has_password
     assert svc.users.authenticate("ivy", "ivy's own words").id == ivy.id
     with pytest.raises(SignInFailed):
-        svc.users.set_first_password("ivy", "a second try")  # once only
+        svc.users.set_first_password("ivy", code, "a second try")  # once only
     with db.session() as s:
-        assert s.scalar(select(User.password_hash).where(User.id == ivy.id)).startswith(
-            "$argon2id$")
+        row = s.scalar(select(User).where(User.id == ivy.id))
+        assert row.password_hash.startswith("$argon2id$")
+        assert row.setup_code_hash is None and row.setup_code_expires_at is None
     entries = svc.audit.entries(admin, action="user.password")
     assert [(e.username, e.target) for e in entries] == [("ivy", "user ivy")]
 
@@ -130,10 +138,10 @@ def test_a_user_added_without_a_password_chooses_one_at_first_sign_in(
     sam = svc.users.add(admin, "sam", "Sam Attorney")
     svc.users.update(admin, sam.id, active=False)
     with pytest.raises(SignInFailed) as refused:
-        svc.users.authenticate("sam", "")
+        svc.users.authenticate("sam", sam.setup_code or "")
     assert not isinstance(refused.value, PasswordNotSet)
     with pytest.raises(SignInFailed):
-        svc.users.set_first_password("sam", "long enough")
+        svc.users.set_first_password("sam", sam.setup_code or "", "long enough")
 
 
 def test_demo_dates_opened_are_never_in_the_future(svc: Services, db: Database) -> None:

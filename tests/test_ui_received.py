@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from desktop_sms.app import build_main_window
 from desktop_sms.providers.base import SmsProvider
 from desktop_sms.providers.sandbox_server import SandboxServer
+from desktop_sms.services.common import SYSTEM
 from desktop_sms.services.matters import MatterInput
 from desktop_sms.ui.inbound_integration import install_inbound
 from desktop_sms.ui.models.received_model import COLUMNS
@@ -111,8 +112,9 @@ def test_unknown_sender_needs_review_then_is_linked_by_hand_and_unlinked(
     assert cell(page, 0, "Cases") == "25-000001"
     assert cell(page, 0, "Rule") == "manual (Pat Paralegal)"
     assert cell(page, 0, "Review") == ""
-    assert svc.inbound.received.rows()[0].rules == ["manual"]
-    assert other not in [lk.matter_id for lk in svc.inbound.received.rows()[0].links]
+    assert svc.inbound.received.rows(actor=SYSTEM)[0].rules == ["manual"]
+    assert other not in [lk.matter_id
+                         for lk in svc.inbound.received.rows(actor=SYSTEM)[0].links]
 
     # The matter's Notes show the note (plain text), not withdrawn.
     view = window.open_matter(ui_office.matter_id)

@@ -16,6 +16,12 @@ from desktop_sms.ui.dialogs.sign_in_dialog import SignInDialog
 from desktop_sms.ui.dialogs.user_dialog import UserDialog
 
 
+def submit(qtbot: QtBot, dialog: SignInDialog) -> None:
+    """Click Sign in and wait for the answer (the check runs on the dialog's task runner)."""
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.runner.is_busy())
+
+
 def test_first_run_dialog_creates_the_first_admin(qtbot: QtBot, services: Services) -> None:
     assert services.users.needs_first_admin()
     dialog = FirstAdminDialog(services.users)
@@ -62,7 +68,7 @@ def test_sign_in_rejects_a_wrong_password_then_accepts_the_right_one(
     assert dialog.username.text() == "pat"  # remembered from the last sign-in
 
     qtbot.keyClicks(dialog.password, "not-the-password")
-    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    submit(qtbot, dialog)
     assert dialog.error.isVisible()
     assert dialog.error.text() == "The username or password is not right."
     assert dialog.password.text() == "" and dialog.user is None and dialog.isVisible()
@@ -75,10 +81,10 @@ def test_sign_in_rejects_a_wrong_password_then_accepts_the_right_one(
     assert LocalConfig.load(config_file).last_username == "sam"
 
 
-def test_first_sign_in_chooses_a_password_then_signs_in(
-        qtbot: QtBot, services: Services, demo_actor: Actor, tmp_path: Path) -> None:
-    # An administrator adds Nora leaving the password empty (as `users add` without
-    # --password-stdin does).
+def _add_nora(qtbot: QtBot, services: Services, demo_actor: Actor) -> str:
+    """An administrator adds Nora leaving the password empty; the setup code is shown once."""
+    from desktop_sms.ui.dialogs.user_dialog import SetupCodeDialog
+
     add = UserDialog(services.users, demo_actor)
     qtbot.addWidget(add)
     add.open()
@@ -86,32 +92,78 @@ def test_first_sign_in_chooses_a_password_then_signs_in(
     qtbot.keyClicks(add.username, "nora")
     with qtbot.waitSignal(add.accepted):
         qtbot.mouseClick(add.save_button, Qt.MouseButton.LeftButton)
+    assert add.user is not None and add.user.setup_code
+    shown = SetupCodeDialog(add.user)
+    qtbot.addWidget(shown)
+    assert shown.code.text() == add.user.setup_code and shown.code.isReadOnly()
+    assert not services.users.get("nora").has_password
+    return add.user.setup_code
+
+
+def test_the_username_alone_no_longer_claims_an_account(
+        qtbot: QtBot, services: Services, demo_actor: Actor, tmp_path: Path) -> None:
+    """Issue 12, reproduction 7: typing `nora` and Sign in used to offer "choose a password"."""
+    _add_nora(qtbot, services, demo_actor)
+    dialog = SignInDialog(services.users, LocalConfig(), tmp_path / "c.json", username="nora")
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitExposed(dialog)
+    submit(qtbot, dialog)
+    assert dialog.error.text() == "The username or password is not right."
+    assert not dialog.new_password.isVisible() and not dialog.first_sign_in_note.isVisible()
+    qtbot.keyClicks(dialog.password, "a guess at it")
+    submit(qtbot, dialog)
+    assert dialog.error.text() == "The username or password is not right."
+    # same words as a user who does not exist
+    dialog.username.setText("nobody")
+    qtbot.keyClicks(dialog.password, "a guess at it")
+    submit(qtbot, dialog)
+    assert dialog.error.text() == "The username or password is not right."
+    assert dialog.user is None and not services.users.get("nora").has_password
+
+
+def test_first_sign_in_asks_for_the_setup_code_and_a_password(
+        qtbot: QtBot, services: Services, demo_actor: Actor, tmp_path: Path) -> None:
+    code = _add_nora(qtbot, services, demo_actor)
     nora = services.users.get("nora")
-    assert not nora.has_password
     config_file = tmp_path / "desktop-sms.json"
     dialog = SignInDialog(services.users, LocalConfig(), config_file, username="nora")
     qtbot.addWidget(dialog)
     dialog.open()
     qtbot.waitExposed(dialog)
-    assert not dialog.first_sign_in_note.isVisible() and not dialog.new_password.isVisible()
+    assert not dialog.setup_code.isVisible() and not dialog.new_password.isVisible()
 
-    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
-    assert dialog.isVisible() and dialog.user is None
-    assert dialog.first_sign_in_note.isVisible()
-    assert dialog.first_sign_in_note.text() == "This is your first sign-in: choose a password."
-    assert dialog.new_password.isVisible() and dialog.new_password_again.isVisible()
-    assert not dialog.password.isVisible() and not dialog.error.isVisible()
+    qtbot.mouseClick(dialog.first_sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.first_sign_in_note.isVisible() and dialog.first_sign_in_note.text().startswith(
+        "First sign-in: type the setup code")
+    assert dialog.setup_code.isVisible() and dialog.new_password.isVisible()
+    assert dialog.new_password_again.isVisible() and not dialog.password.isVisible()
 
     qtbot.keyClicks(dialog.new_password, "nora's words")
+    qtbot.keyClicks(dialog.new_password_again, "nora's words")
+    submit(qtbot, dialog)
+    assert dialog.error.text() == "Please type the setup code your administrator gave you."
+
+    qtbot.keyClicks(dialog.setup_code, "AAAAA-BBBBB")
+    qtbot.keyClicks(dialog.new_password, "nora's words")
     qtbot.keyClicks(dialog.new_password_again, "nora's wordz")
-    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    submit(qtbot, dialog)
     assert dialog.error.text() == "The two passwords are not the same."
-    assert not services.users.get("nora").has_password
 
     dialog.new_password.clear()
+    qtbot.keyClicks(dialog.new_password, "nora's words")
+    qtbot.keyClicks(dialog.new_password_again, "nora's words")
+    submit(qtbot, dialog)
+    assert dialog.error.text() == "The username or password is not right."  # a wrong code
+    assert not services.users.get("nora").has_password
+
+    dialog.setup_code.clear()
+    dialog.new_password.clear()
+    dialog.new_password_again.clear()
+    qtbot.keyClicks(dialog.setup_code, code.lower())
     qtbot.keyClicks(dialog.new_password, "short")
     qtbot.keyClicks(dialog.new_password_again, "short")
-    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    submit(qtbot, dialog)
     assert "at least 8" in dialog.error.text() and dialog.isVisible()
 
     dialog.new_password.clear()
@@ -127,20 +179,22 @@ def test_first_sign_in_chooses_a_password_then_signs_in(
         "nora"]
 
 
-def test_first_sign_in_fields_go_away_when_the_username_changes(
+def test_a_setup_code_typed_as_the_password_leads_to_choosing_one(
         qtbot: QtBot, services: Services, demo_actor: Actor, tmp_path: Path) -> None:
-    services.users.add(demo_actor, "nora", "Nora New")
+    code = _add_nora(qtbot, services, demo_actor)
     dialog = SignInDialog(services.users, LocalConfig(), tmp_path / "c.json", username="nora")
     qtbot.addWidget(dialog)
     dialog.open()
     qtbot.waitExposed(dialog)
-    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
-    assert dialog.new_password.isVisible()
+    qtbot.keyClicks(dialog.password, code)
+    submit(qtbot, dialog)
+    assert dialog.new_password.isVisible() and dialog.setup_code.text() == code
+    assert dialog.user is None
 
-    dialog.username.selectAll()
-    qtbot.keyClicks(dialog.username, "sam")
-    assert not dialog.new_password.isVisible() and not dialog.first_sign_in_note.isVisible()
-    assert dialog.password.isVisible()
+    # changing one's mind: back to the password field
+    qtbot.mouseClick(dialog.first_sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.password.isVisible() and not dialog.setup_code.isVisible()
+    dialog.username.setText("sam")
     qtbot.keyClicks(dialog.password, DEMO_PASSWORD)
     with qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)

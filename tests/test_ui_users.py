@@ -113,3 +113,43 @@ def test_refusals_keep_the_dialog_open(qtbot: QtBot, services: Services) -> None
     qtbot.mouseClick(edit.buttons.button(edit.buttons.StandardButton.Cancel),
                      Qt.MouseButton.LeftButton)
     assert not edit.isVisible()
+
+
+def test_a_user_added_without_a_password_gets_a_setup_code_shown_once_and_a_new_one(
+        qtbot: QtBot, services: Services) -> None:
+    from desktop_sms.ui.dialogs.user_dialog import SetupCodeDialog
+
+    admin = add_admin(services)
+    prefs = open_preferences(qtbot, services, admin)
+    prefs.show_page("Users")
+    page = prefs.users
+    click(qtbot, page.add_button)
+    add = page.dialog
+    assert isinstance(add, UserDialog)
+    retype(qtbot, add.name, "Ivy Intake")
+    retype(qtbot, add.username, "ivy")
+    with qtbot.waitSignal(page.users_changed):
+        click(qtbot, add.save_button)
+    shown = page.code_dialog
+    assert isinstance(shown, SetupCodeDialog)
+    qtbot.waitUntil(shown.isVisible)
+    first = shown.code.text()
+    assert len(first) == 11 and "Ivy Intake" in shown.intro.text()
+    assert "not shown again" in shown.intro.text()
+    click(qtbot, shown.buttons.button(shown.buttons.StandardButton.Close))
+
+    page.select_username("ivy")
+    click(qtbot, page.setup_code_button)  # issued on the task runner
+    qtbot.waitUntil(lambda: page.code_dialog is not shown and page.code_dialog is not None
+                    and page.code_dialog.isVisible())
+    new = page.code_dialog
+    assert isinstance(new, SetupCodeDialog)
+    assert len(new.code.text()) == 11 and new.code.text() != first
+    with pytest.raises(SignInFailed):
+        services.users.set_first_password("ivy", first, "long enough")
+    assert services.users.set_first_password("ivy", new.code.text(), "long enough").has_password
+
+    page.select_username("ivy")  # now with a password: refused with a sentence
+    click(qtbot, page.setup_code_button)
+    qtbot.waitUntil(lambda: "already has a password" in page.error.text())
+    assert page.code_dialog is new

@@ -77,6 +77,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # one-time code that claims an account added without a password (services/users.py)
+    setup_code_hash: Mapped[str | None] = mapped_column(String(255))
+    setup_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def is_admin(self) -> bool:

@@ -12,8 +12,15 @@ from sqlalchemy import Select, func, or_, select, update
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import Alert, Assignment, InboundMessage, Matter
 from desktop_sms.domain.phones import format_display
-from desktop_sms.services import audit
-from desktop_sms.services.common import Actor, Clock, NotFound, local_date, utcnow
+from desktop_sms.services import access, audit
+from desktop_sms.services.common import (
+    Actor,
+    Clock,
+    NotFound,
+    PermissionDenied,
+    local_date,
+    utcnow,
+)
 from desktop_sms.services.settings import SettingsService
 
 SNIPPET_CHARS = 80
@@ -101,12 +108,21 @@ class AlertService:
             return sorted(set(s.scalars(stmt)))
 
     def dismiss(self, actor: Actor, alert_id: int) -> bool:
-        """Dismiss for everybody (audited); False when it was already dismissed."""
+        """Dismiss for everybody (audited); False when it was already dismissed.
+
+        Only an alert the actor sees (visible_to) may be dismissed: PermissionDenied otherwise,
+        NotFound for an unknown id, AccountDeactivated for a deactivated account.
+        """
         now = self.clock()
+        visible = self._visible_matters(actor.user_id) if actor.user_id is not None else None
         with self.db.transaction() as s:
+            actor = access.current(s, actor)
             alert = s.get(Alert, alert_id)
             if alert is None:
                 raise NotFound(f"There is no alert with id {alert_id}.")
+            if visible is not None and alert.matter_id not in set(s.scalars(visible)):
+                raise PermissionDenied("You can only dismiss alerts shown to you (on cases "
+                                       "you are assigned to).")
             changed = s.execute(update(Alert).where(Alert.id == alert_id,
                                                     Alert.dismissed_at.is_(None))
                                 .values(dismissed_at=now, dismissed_by_id=actor.user_id)).rowcount  # type: ignore[attr-defined]

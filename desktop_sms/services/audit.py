@@ -10,12 +10,18 @@ from sqlalchemy.orm import Session
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import AuditEntry, User
+from desktop_sms.services import access
 from desktop_sms.services.common import Actor
 
 
 def record(session: Session, actor: Actor, action: str, at: datetime, *,
            target_type: str | None = None, target_id: object = None, detail: str = "") -> None:
-    """Add an audit entry in the caller's transaction, so it commits with the change itself."""
+    """Add an audit entry in the caller's transaction, so it commits with the change itself.
+
+    Every audited change is a person's change, so this is also where a deactivated account is
+    stopped: AccountDeactivated (services/access.py) rolls the whole transaction back.
+    """
+    access.require_active(session, actor)
     session.add(AuditEntry(at=at, user_id=actor.user_id, action=action, target_type=target_type,
                            target_id=None if target_id is None else str(target_id), detail=detail))
 
@@ -40,7 +46,7 @@ class AuditService:
     def entries(self, actor: Actor, *, text: str = "", action: str | None = None,
                 limit: int = 2000) -> list[AuditRow]:
         """Newest first, filtered by action and by text in user, target or detail."""
-        actor.require_admin("read the audit log")
+        actor = access.require_admin(self.db, actor, "read the audit log")
         stmt = (select(AuditEntry, User.username).outerjoin(User, AuditEntry.user_id == User.id)
                 .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))
         if action:

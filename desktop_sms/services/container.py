@@ -64,7 +64,8 @@ def build_services(db: Database, clock: Clock = utcnow,
     outbound.held_cancel = held.cancel_one
     poller = inbound.poller(providers)
     poller.held = held
-    return Services(db=db, clock=clock, settings=settings, users=UserService(db, clock, region),
+    return Services(db=db, clock=clock, settings=settings,
+                    users=UserService(db, clock, region, settings),
                     matters=matters, importer=CaseImporter(matters), audit=AuditService(db),
                     credentials=credentials, providers=providers, outbound=outbound,
                     dispatcher=dispatcher, calendar=calendar, inbound=inbound,

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import Alert, CaseNote, InboundMessage, Matter, MessageLink
 from desktop_sms.domain.states import LinkRule
-from desktop_sms.services import audit
+from desktop_sms.services import access, audit
 from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
 from desktop_sms.services.ingest import file_on_matter
 from desktop_sms.services.matters import MatterRow, MatterService
@@ -39,7 +39,7 @@ class LinkingService:
         Matters it is already filed on are left as they are. Notes, documents and alerts are
         the same as automatic filing.
         """
-        actor.require_sms("link received messages to cases")
+        actor = access.require_sms(self.db, actor, "link received messages to cases")
         wanted = list(dict.fromkeys(matter_ids))
         if not wanted:
             raise ValidationError("Choose at least one case to link the message to.")
@@ -71,7 +71,7 @@ class LinkingService:
 
     def unlink(self, actor: Actor, link_id: int) -> None:
         """Withdraw a link: its note stays, marked withdrawn; its open alert is dismissed."""
-        actor.require_sms("unlink received messages")
+        actor = access.require_sms(self.db, actor, "unlink received messages")
         now = self.clock()
         with self.db.transaction() as s:
             link = s.get(MessageLink, link_id)

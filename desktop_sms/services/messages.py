@@ -10,15 +10,22 @@ from sqlalchemy.orm import selectinload
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import InboundMessage, Matter, MessageLink, OutboundMessage
+from desktop_sms.services import access
+from desktop_sms.services.common import Actor
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def list_messages(db: Database, *, case_number: str | None = None,
+def list_messages(db: Database, *, actor: Actor, case_number: str | None = None,
                   direction: str | None = None) -> list[dict[str, Any]]:
-    """Outbound and inbound messages as plain dicts (SPEC F16 `messages --json`), oldest first."""
+    """Outbound and inbound messages as plain dicts (`messages --json`), oldest first.
+
+    They carry message bodies, so the actor needs SMS access now (services/access.py); raises
+    PermissionDenied, AccountDeactivated or NotFound (an unknown case number).
+    """
+    access.require_sms(db, actor, "read messages")
     rows: list[dict[str, Any]] = []
     with db.session() as s:
         matter_id = None

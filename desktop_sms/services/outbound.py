@@ -22,7 +22,7 @@ from desktop_sms.db.models import Matter, OptOut, OutboundMessage, Setting, User
 from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize
 from desktop_sms.domain.segments import BodyError, validate_body
 from desktop_sms.domain.states import CANCELABLE_STATES, HELD_STATES, OutboundState
-from desktop_sms.services import audit
+from desktop_sms.services import access, audit
 from desktop_sms.services.common import (
     Actor,
     Clock,
@@ -139,7 +139,7 @@ class OutboundService:
     def send(self, actor: Actor, matter_id: int, to: str, body: str,
              send_at: datetime | None = None) -> int:
         """Queue (send_at None) or schedule a text from a matter; returns the message id."""
-        actor.require_sms("send texts")
+        actor = access.require_sms(self.db, actor, "send texts")
         try:
             validate_body(body)
         except BodyError as exc:
@@ -221,7 +221,7 @@ class OutboundService:
 
     def cancel(self, actor: Actor, ids: Iterable[int]) -> list[CancelOutcome]:
         """Cancel each message with one conditional update; says why when it can't."""
-        actor.require_sms("cancel texts")
+        actor = access.require_sms(self.db, actor, "cancel texts")
         now = self.clock()
         outcomes: list[CancelOutcome] = []
         for message_id in ids:
@@ -256,7 +256,7 @@ class OutboundService:
 
     def send_missed_now(self, actor: Actor, message_id: int) -> None:
         """A person chose Send now for a missed message: it is queued again, due now."""
-        actor.require_sms("send texts")
+        actor = access.require_sms(self.db, actor, "send texts")
         now = self.clock()
         with self.db.transaction() as s:
             msg = s.get(OutboundMessage, message_id)

@@ -23,7 +23,8 @@ from desktop_sms.db.models import (
 )
 from desktop_sms.domain.phones import format_display, try_normalize
 from desktop_sms.domain.states import LinkRule
-from desktop_sms.services.common import NotFound
+from desktop_sms.services import access
+from desktop_sms.services.common import Actor, NotFound
 from desktop_sms.services.ingest import classify_media
 from desktop_sms.services.settings import SettingsService
 
@@ -145,9 +146,13 @@ class ReceivedLog:
         return str(self.settings.get("default_region")) if self.settings else "US"
 
     # --- Received Log --------------------------------------------------------------------
-    def rows(self, *, needs_review_only: bool = False, offset: int = 0,
+    def rows(self, *, actor: Actor, needs_review_only: bool = False, offset: int = 0,
              limit: int = 500) -> list[ReceivedRow]:
-        """Inbound messages newest first, with their active links."""
+        """Inbound messages newest first, with their active links.
+
+        Raises PermissionDenied unless the actor has SMS access now (services/access.py).
+        """
+        access.require_sms(self.db, actor, "read the Received Log")
         stmt = select(InboundMessage).order_by(InboundMessage.received_at.desc(),
                                                InboundMessage.id.desc())
         if needs_review_only:
@@ -158,8 +163,9 @@ class ReceivedLog:
             links = self._links(s, [m.id for m in messages])
             return [self._row(m, links.get(m.id, ()), region) for m in messages]
 
-    def row(self, inbound_id: int) -> ReceivedRow:
-        """One inbound message as the log shows it."""
+    def row(self, inbound_id: int, *, actor: Actor) -> ReceivedRow:
+        """One inbound message as the log shows it (PermissionDenied without SMS access)."""
+        access.require_sms(self.db, actor, "read the Received Log")
         region = self.region
         with self.db.session() as s:
             m = s.get(InboundMessage, inbound_id)

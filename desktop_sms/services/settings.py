@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import Setting
-from desktop_sms.services import audit
+from desktop_sms.services import access, audit
 from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
 
 MATCHING_MODES = ("all_related", "most_recent_intake", "most_recently_opened",
@@ -118,6 +118,7 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     # (docs/held_by_twilio.md).
     SettingDef("hold_min_lead_minutes", "15", _int_at_least(5),
                "Minimum lead for texts held by Twilio (minutes)"),
+    SettingDef("setup_code_hours", "72", _int_at_least(1), "Setup codes expire after (hours)"),
 ]}
 
 
@@ -159,7 +160,7 @@ class SettingsService:
     def set(self, actor: Actor, key: str, raw_value: str) -> Any:
         """Validate, store and audit one setting; returns the typed value."""
         definition = self._definition(key)
-        actor.require_admin("change settings")
+        actor = access.require_admin(self.db, actor, "change settings")
         try:
             value = definition.parse(raw_value)
         except ValueError as exc:

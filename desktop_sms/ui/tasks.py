@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from desktop_sms.db.errors import describe_error, is_database_error
+from desktop_sms.services.access import AccountDeactivated
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class TaskRunner(QObject):
     """Runs slow or network work on a thread pool and delivers results on the GUI thread."""
 
     task_failed = Signal(str)  # a failure nobody handled: the status bar shows it
+    # any task refused because the signed-in account was deactivated (services/access.py),
+    # whether or not the task had its own on_failure: the main window signs out on it
+    account_deactivated = Signal(str)
     busy_changed = Signal(bool)
 
     _finished = Signal(int, bool, object)
@@ -128,6 +132,8 @@ class TaskRunner(QObject):
             if callbacks.on_success is not None:
                 callbacks.on_success(payload)
             return
+        if isinstance(payload, AccountDeactivated):
+            self.account_deactivated.emit(str(payload))
         if callbacks.on_failure is not None:
             callbacks.on_failure(payload)
             return

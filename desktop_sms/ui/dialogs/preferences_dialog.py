@@ -67,7 +67,7 @@ class PreferencesDialog(QDialog):
         self.alerts = AlertsPage(settings)
         self.polling = PollingPage(settings)
         self.database = DatabasePage(runner, database_url, config_file)
-        self.users = UsersPage(users, actor)
+        self.users = UsersPage(users, actor, runner=runner)
         self.pages: list[PreferencesPage] = [
             self.telephony, self.matching, self.compose, self.case_log, self.alerts,
             self.polling, self.database, self.users]

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -57,7 +58,7 @@ class UserDialog(QDialog):
         self.active = QCheckBox("Active (may sign in)")
         self.active.setChecked(user.active if user else True)
         self.password = _password_field()
-        self.password.setPlaceholderText("empty: chosen at first sign-in")
+        self.password.setPlaceholderText("empty: a one-time setup code is shown instead")
         self.password_again = _password_field()
 
         form = QFormLayout()
@@ -86,7 +87,7 @@ class UserDialog(QDialog):
                 if self.password.text() != self.password_again.text():
                     self.error.show_error("The two passwords are not the same.")
                     return
-                # left empty, the user chooses a password at first sign-in (SPEC F16)
+                # left empty, a one-time setup code claims the account (services/users.py)
                 self.user = self._users.add(
                     self._actor, self.username.text(), self.name.text(),
                     mobile=self.mobile.text() or None, role=str(self.role.currentData()),
@@ -155,3 +156,38 @@ class ResetPasswordDialog(QDialog):
             return
         self.error.show_error(None)
         self.accept()
+
+
+class SetupCodeDialog(QDialog):
+    """Shows a user's one-time setup code once, for the administrator to pass on.
+
+    The code is stored only hashed, so closing this dialog is the last time anyone sees it;
+    Preferences → Users → New setup code… issues another (the old one stops working).
+    """
+
+    def __init__(self, user: UserInfo, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        assert user.setup_code is not None and user.setup_code_expires_at is not None
+        self.setWindowTitle(f"Setup code — {user.name}")
+        until = user.setup_code_expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        self.intro = QLabel(
+            f"Give this one-time setup code to {user.name} ({user.username}) in person. At "
+            f"their first sign-in they type it instead of a password and choose their own "
+            f"password. It works once, until {until}. It is not shown again.")
+        self.intro.setTextFormat(Qt.TextFormat.PlainText)
+        self.intro.setWordWrap(True)
+        self.code = QLineEdit(user.setup_code)
+        self.code.setObjectName("setupCode")
+        self.code.setReadOnly(True)
+        self.code.setAccessibleName("Setup code")
+        font = self.code.font()
+        font.setFamily("monospace")
+        font.setPointSize(font.pointSize() + 4)
+        self.code.setFont(font)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.buttons.rejected.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addWidget(self.code)
+        layout.addWidget(self.buttons)
+        self.code.selectAll()

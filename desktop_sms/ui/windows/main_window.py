@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 PAGE_NAMES = ("Home", "Cases", "SMS", "Calendar")
 PROVIDER_NAMES = {"sandbox": "Sandbox", "twilio": "Twilio"}
+ACCOUNT_CHECK_MS = 60_000  # how often an idle window asks whether its account is still active
 
 
 class MainWindow(QMainWindow):
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
 
     matter_view_opened = Signal(object)  # MatterView
     page_changed = Signal(str)
+    signed_out = Signal(str)  # the account was deactivated: the reason shown to the user
     _setting_changed = Signal(str, object)  # marshals settings listeners to the GUI thread
 
     def __init__(self, services: Services, actor: Actor, runner: TaskRunner | None = None,
@@ -106,6 +108,12 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self.runner.task_failed.connect(self.set_last_error)
+        self.runner.account_deactivated.connect(self.sign_out_deactivated)
+        self.signed_out_notice: QMessageBox | None = None
+        self.account_timer = QTimer(self)
+        self.account_timer.setInterval(ACCOUNT_CHECK_MS)
+        self.account_timer.timeout.connect(self.check_account)
+        self.account_timer.start()
         self._setting_changed.connect(self._apply_setting)
         services.settings.subscribe(self._on_setting_changed)
 
@@ -309,6 +317,37 @@ class MainWindow(QMainWindow):
             self.set_provider_mode(PROVIDER_NAMES.get(str(value), str(value)))
 
     # --- closing -----------------------------------------------------------------------
+    # --- account still active? --------------------------------------------------------
+    def check_account(self) -> None:
+        """Ask (on the runner) whether the signed-in account is still active; a deactivated
+        account fails with AccountDeactivated, which the runner reports to
+        sign_out_deactivated like any task's."""
+        if self.signed_out_notice is not None:
+            return
+        self.runner.run(self.services.users.current_actor, self.actor,
+                        on_success=lambda _fresh: None,
+                        on_failure=lambda exc: log.info("account check failed: %s",
+                                                        type(exc).__name__))
+
+    def sign_out_deactivated(self, reason: str) -> None:
+        """The account was deactivated: say so, close this window and its matter windows.
+
+        The notice outlives the window; closing the last window ends the application, so
+        nobody keeps working under the deactivated account.
+        """
+        if self.signed_out_notice is not None:
+            return
+        self.account_timer.stop()
+        notice = QMessageBox(QMessageBox.Icon.Warning, "Signed out", reason)
+        notice.setTextFormat(Qt.TextFormat.PlainText)
+        notice.setObjectName("signedOutNotice")
+        notice.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.signed_out_notice = notice
+        log.info("signed out: the account was deactivated")
+        self.signed_out.emit(reason)
+        notice.show()
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         for view in self.matter_views():
             view.close()

@@ -48,9 +48,11 @@ class ReceivedSnapshot:
     set_aside: tuple[SetAsideRow, ...] = ()
 
 
-def load_received(received: ReceivedLog, needs_review_only: bool) -> ReceivedSnapshot:
+def load_received(received: ReceivedLog, actor: Actor,
+                  needs_review_only: bool) -> ReceivedSnapshot:
     """Read the log (on the runner)."""
-    return ReceivedSnapshot(received.rows(needs_review_only=needs_review_only, limit=ROW_LIMIT),
+    return ReceivedSnapshot(received.rows(actor=actor, needs_review_only=needs_review_only,
+                                          limit=ROW_LIMIT),
                             received.needs_review_count(),
                             received.count(needs_review_only=needs_review_only),
                             tuple(received.set_aside_rows()))
@@ -210,7 +212,8 @@ class ReceivedPage(QWidget):
         selected = self.selected_message()
         if selected is not None and self._pending_select is None:
             self._pending_select = selected.id
-        self._runner.run(load_received, self._received, self.needs_review_only.isChecked(),
+        self._runner.run(load_received, self._received, self._actor,
+                         self.needs_review_only.isChecked(),
                          on_success=lambda snap: self._loaded(generation, snap),
                          on_failure=lambda exc: self._failed(generation, exc))
 

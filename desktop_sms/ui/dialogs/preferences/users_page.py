@@ -13,11 +13,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.db.errors import describe_error
 from desktop_sms.domain.states import Role
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.users import UserInfo, UserService
 from desktop_sms.ui.dialogs.preferences.base import PreferencesPage, note_label
-from desktop_sms.ui.dialogs.user_dialog import ResetPasswordDialog, UserDialog
+from desktop_sms.ui.dialogs.user_dialog import ResetPasswordDialog, SetupCodeDialog, UserDialog
+from desktop_sms.ui.tasks import TaskRunner
 
 COLUMNS = ("Name", "Username", "Mobile", "Role", "SMS access", "Active")
 
@@ -28,12 +30,15 @@ class UsersPage(PreferencesPage):
     title = "Users"
     users_changed = Signal()
 
-    def __init__(self, users: UserService, actor: Actor, parent: QWidget | None = None) -> None:
+    def __init__(self, users: UserService, actor: Actor, parent: QWidget | None = None,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.users = users
         self.actor = actor
+        self.runner = runner
         self._rows: list[UserInfo] = []
         self.dialog: UserDialog | ResetPasswordDialog | None = None
+        self.code_dialog: SetupCodeDialog | None = None
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("usersTable")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -50,8 +55,13 @@ class UsersPage(PreferencesPage):
         self.add_button.clicked.connect(self.add_user)
         self.edit_button.clicked.connect(self.edit_user)
         self.reset_button.clicked.connect(self.reset_password)
+        self.setup_code_button = QPushButton("New &setup code…")
+        self.setup_code_button.setToolTip("A new one-time code for a user who has no password "
+                                          "yet; the old code stops working.")
+        self.setup_code_button.clicked.connect(self.issue_setup_code)
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.edit_button, self.reset_button):
+        for button in (self.add_button, self.edit_button, self.reset_button,
+                       self.setup_code_button):
             self.editable_widget(button)
             buttons.addWidget(button)
         buttons.addStretch(1)
@@ -120,11 +130,52 @@ class UsersPage(PreferencesPage):
         self._open(dialog)
         return dialog
 
+    def issue_setup_code(self) -> None:
+        """Issue a new setup code for the selected user (without a password) and show it once
+        (on the task runner when the page has one; the refusal goes to the page's error line)."""
+        user = self.selected_user()
+        if user is None:
+            return
+        if self.runner is None:
+            try:
+                issued = self.users.issue_setup_code(self.actor, user.id)
+            except ServiceError as exc:
+                self._code_refused(exc)
+                return
+            self._code_issued(issued)
+            return
+        self.setup_code_button.setEnabled(False)
+        self.runner.run(self.users.issue_setup_code, self.actor, user.id,
+                        on_success=self._code_issued, on_failure=self._code_refused)
+
+    def _code_issued(self, issued: UserInfo) -> None:
+        self.setup_code_button.setEnabled(self.add_button.isEnabled())
+        self.error.show_error(None)
+        self.show_setup_code(issued)
+
+    def _code_refused(self, exc: BaseException) -> None:
+        self.setup_code_button.setEnabled(self.add_button.isEnabled())
+        self.error.show_error(str(exc) if isinstance(exc, ServiceError) else describe_error(exc))
+
+    def show_setup_code(self, user: UserInfo) -> SetupCodeDialog:
+        """The one and only showing of a setup code (non-blocking)."""
+        dialog = SetupCodeDialog(user, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.code_dialog = dialog
+        dialog.open()
+        return dialog
+
     def _open(self, dialog: UserDialog | ResetPasswordDialog) -> None:
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self._changed)
+        if isinstance(dialog, UserDialog):
+            dialog.accepted.connect(lambda: self._maybe_show_code(dialog))
         self.dialog = dialog
         dialog.open()
+
+    def _maybe_show_code(self, dialog: UserDialog) -> None:
+        if dialog.user is not None and dialog.user.setup_code is not None:
+            self.show_setup_code(dialog.user)
 
     def _changed(self) -> None:
         self.load()
