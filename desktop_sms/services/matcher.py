@@ -20,8 +20,8 @@ trip were most of it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Date, Dialect, Integer, String, TextClause, bindparam, column, text

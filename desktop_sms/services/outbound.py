@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import Matter, OptOut, OutboundMessage, Setting, User
-from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize, normalize_for_texting
+from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize_for_texting
 from desktop_sms.domain.segments import BodyError, validate_body
 from desktop_sms.domain.states import CANCELABLE_STATES, OutboundState
 from desktop_sms.services import audit
