@@ -8,12 +8,14 @@ Rules:
   never split across parts.
 * Otherwise UCS-2 for the whole text: 70 units single, 67 per part; a character outside the
   Basic Multilingual Plane costs two UTF-16 units and a surrogate pair is never split.
-* A grapheme cluster is never split across parts. Clusters are found by a deliberately simple
-  segmentation (no third-party library): a base character plus following combining marks
-  (Unicode categories Mn/Mc/Me or a non-zero combining class), variation selectors, emoji
-  skin-tone modifiers and tag characters; a zero-width joiner glues the next character on;
-  regional indicators pair up into flags; CR LF stays together. Hangul jamo and Indic
-  conjunct rules are not modelled; at worst such a text is split inside a syllable.
+* A grapheme cluster is never split across parts. Clusters are the extended grapheme clusters
+  of the current Unicode rules (UAX #29, https://unicode.org/reports/tr29/) as the maintained
+  ``regex`` module's ``\\X`` finds them: combining marks, Hangul syllables written as jamo,
+  emoji ZWJ sequences, skin tones, flags (regional indicator pairs), Indic conjuncts.
+  A zero-width joiner between two letters does not join them (it stays with the letter before).
+* CR LF is one cluster, so a ``\\r\\n`` that would straddle a part boundary moves whole to the
+  next part: the count is then on the safe side (at most one part more than a carrier that
+  splits the pair would bill), and a reply never shows a stray line break at a part's end.
 * A single cluster longer than a whole part (pathological stacks of marks) is split between
   code points, still never inside a surrogate pair, since it could not be sent otherwise.
 
@@ -23,10 +25,11 @@ character limit is checked against; it is not the count of user-perceived charac
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
+
+import regex
 
 __all__ = [
     "GSM7_BASIC",
@@ -62,7 +65,7 @@ GSM7_EXTENSION: Final = frozenset("\f^{}\\[]~|€")
 _GSM_SINGLE, _GSM_PART = 160, 153
 _UCS2_SINGLE, _UCS2_PART = 70, 67
 
-_ZWJ = "\u200d"
+_CLUSTER = regex.compile(r"\X")
 
 
 @dataclass(frozen=True)
@@ -85,44 +88,10 @@ def is_gsm7(text: str) -> bool:
     return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
 
 
-def _is_extender(ch: str) -> bool:
-    """Characters that always belong to the cluster before them."""
-    cp = ord(ch)
-    return (
-        unicodedata.category(ch) in ("Mn", "Mc", "Me")
-        or unicodedata.combining(ch) != 0
-        or 0xFE00 <= cp <= 0xFE0F  # variation selectors
-        or 0xE0100 <= cp <= 0xE01EF  # variation selectors supplement
-        or 0x1F3FB <= cp <= 0x1F3FF  # emoji skin-tone modifiers
-        or 0xE0020 <= cp <= 0xE007F  # tags (subdivision flags such as England)
-        or ch == _ZWJ
-    )
-
-
-def _is_regional_indicator(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
-
-
 def grapheme_clusters(text: str) -> Iterator[str]:
-    """Split text into user-perceived characters, simply enough for segment packing."""
-    cluster = ""
-    ri_count = 0  # regional indicators in the current cluster
-    for ch in text:
-        if cluster and (
-            _is_extender(ch)
-            or cluster.endswith(_ZWJ)
-            or (cluster == "\r" and ch == "\n")
-            or (_is_regional_indicator(ch) and ri_count == 1 and len(cluster) == 1)
-        ):
-            cluster += ch
-            ri_count += _is_regional_indicator(ch)
-            continue
-        if cluster:
-            yield cluster
-        cluster = ch
-        ri_count = int(_is_regional_indicator(ch))
-    if cluster:
-        yield cluster
+    """Split text into user-perceived characters (extended grapheme clusters, ``regex`` ``\\X``)."""
+    for match in _CLUSTER.finditer(text):
+        yield match.group()
 
 
 def _gsm_cost(ch: str) -> int:
