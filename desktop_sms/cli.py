@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     snd.add_argument("--at", metavar="ISO-8601", help="schedule for this time (local time "
                      "unless it carries an offset)")
     snd.add_argument("--consent", choices=["yes"], help="record the client's consent first")
+    snd.add_argument("--plain-quotes", action="store_true",
+                     help="replace curly quotes, dashes, ellipses and unusual spaces with plain "
+                     "ones so the text goes in GSM-7 (fewer segments)")
 
     cancel = sub.add_parser("cancel", help="cancel a scheduled or queued message")
     cancel.add_argument("id", nargs="+")
@@ -187,15 +190,24 @@ def cmd_messages(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_when(text: str) -> datetime:
+def _parse_when(text: str, zone: tzinfo | None = None) -> datetime:
+    """--at as a UTC instant: local time in the desktop's zone unless it carries an offset.
+
+    A time skipped by a clock change is refused naming the next valid time; a time shown twice
+    is refused unless it carries an offset (`domain.local_times.resolve_local_time`).
+    """
+    from desktop_sms.domain.local_times import LocalTimeError, resolve_local_time
+    from desktop_sms.services.calendar import local_zone
+
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise CliError(f"'{text}' is not a date and time; use ISO-8601 such as "
                        "2026-12-01T09:30 or 2026-12-01T09:30-05:00.") from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # the desktop's local time
-    return when.astimezone(UTC)
+    try:
+        return resolve_local_time(when, zone if zone is not None else local_zone())
+    except LocalTimeError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -207,9 +219,18 @@ def cmd_send(args: argparse.Namespace) -> int:
         if not to:
             raise CliError(f"Case {matter.case_number} has no mobile number; give one with --to.")
         when = _parse_when(args.at) if args.at else None
+        body = args.body
+        if args.plain_quotes:
+            from desktop_sms.domain.segments import plain_quotes, smart_characters
+
+            advice = smart_characters(body)
+            body = plain_quotes(body)
+            if advice is not None:
+                print(f"plain quotes: {advice.plain_segments} segment(s) instead of "
+                      f"{advice.segments}")
         if args.consent == "yes" and matter.consent != "yes":
             services.matters.set_consent(actor, matter.id, "yes")
-        message_id = services.outbound.send(actor, matter.id, to, args.body, send_at=when)
+        message_id = services.outbound.send(actor, matter.id, to, body, send_at=when)
         if when is None:
             report = services.dispatcher.run_due()
             for problem in report.errors:

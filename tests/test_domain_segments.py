@@ -159,3 +159,29 @@ def test_validate_body_refuses(text: str, message: str) -> None:
         validate_body(text)
     assert str(info.value) == message
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(("text", "shown", "before", "after"), [
+    ("It\u2019s " + "a" * 70, "’", 2, 1),
+    ("\u201cHi\u201d \u2013 see you\u2026" + "a" * 60, "“ ” – …", 2, 1),
+    ("a\u00a0b" + "a" * 75, "the non-breaking space", 2, 1),
+    ("It\u2019s ok", "’", 1, 1),
+])
+def test_smart_characters_say_what_they_cost(text: str, shown: str, before: int,
+                                             after: int) -> None:
+    from desktop_sms.domain.segments import plain_quotes, smart_characters
+
+    advice = smart_characters(text)
+    assert advice is not None
+    assert advice.sentence().startswith(
+        f"{before} segment{'s' if before > 1 else ''} because of {shown}; with plain quotes: "
+        f"{after} segment")
+    assert advice.plain_text == plain_quotes(text)
+    assert count_segments(advice.plain_text).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize("text", ["plain 'quotes'", "Привет \u2019", "\U0001f600 it\u2019s"])
+def test_smart_characters_are_only_named_when_they_alone_make_ucs2(text: str) -> None:
+    from desktop_sms.domain.segments import smart_characters
+
+    assert smart_characters(text) is None

@@ -40,7 +40,11 @@ __all__ = [
     "SegmentInfo",
     "count_segments",
     "grapheme_clusters",
+    "SMART_CHARACTERS",
+    "SmartCharacters",
     "is_gsm7",
+    "plain_quotes",
+    "smart_characters",
     "validate_body",
 ]
 
@@ -150,3 +154,76 @@ def validate_body(text: str) -> None:
             f"The message is {len(text):,} characters long; "
             f"the limit is {MAX_BODY_CHARS:,} characters. Shorten it by {len(text) - MAX_BODY_CHARS:,}."
         )
+
+
+# --- smart characters ----------------------------------------------------------------------
+#
+# Characters word processors and phones put in for plain ones (curly quotes, dashes, the
+# ellipsis, unusual spaces) and the plain GSM-7 text they stand for. Twilio's Smart Encoding
+# makes the same kind of replacement when it is on for a Messaging Service
+# (https://www.twilio.com/docs/messaging/services/smart-encoding-char-list).
+SMART_CHARACTERS: Final[dict[str, str]] = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u02bc": "'", "\u00b4": "'", "\u0060": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u00ab": '"', "\u00bb": '"',
+    "\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2015": "-", "\u2212": "-",
+    "\u2010": "-", "\u2011": "-",
+    "\u2026": "...",
+    "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2004": " ", "\u2005": " ",
+    "\u2006": " ", "\u2007": " ", "\u2008": " ", "\u2009": " ", "\u200a": " ",
+    "\u202f": " ", "\u205f": " ", "\u3000": " ",
+    "\u200b": "", "\ufeff": "", "\u2060": "",
+}
+_SMART_TABLE = str.maketrans(SMART_CHARACTERS)
+
+
+@dataclass(frozen=True)
+class SmartCharacters:
+    """A text that is UCS-2 only because of smart characters, and what plain ones would cost.
+
+    ``characters`` lists the smart characters found, in order of first appearance.
+    """
+
+    characters: tuple[str, ...]
+    segments: int
+    plain_segments: int
+    plain_text: str
+
+    def sentence(self) -> str:
+        """'2 segments because of ’; with plain quotes: 1 segment' (for the counter)."""
+        names = " ".join(_shown(c) for c in self.characters)
+        return (f"{_plural(self.segments)} because of {names}; "
+                f"with plain quotes: {_plural(self.plain_segments)}")
+
+
+def _plural(segments: int) -> str:
+    return "1 segment" if segments == 1 else f"{segments:,} segments"
+
+
+def _shown(ch: str) -> str:
+    """A smart character as people can see it (spaces named, not shown)."""
+    if ch.isspace() or ch in "\u200b\ufeff\u2060":
+        return "the non-breaking space" if ch == "\u00a0" else f"U+{ord(ch):04X}"
+    return ch
+
+
+def plain_quotes(text: str) -> str:
+    """The text with smart characters replaced by their plain GSM-7 forms (see SMART_CHARACTERS)."""
+    return text.translate(_SMART_TABLE)
+
+
+def smart_characters(text: str) -> SmartCharacters | None:
+    """What smart characters cost, or None when they cost nothing.
+
+    Returns a value only when the text is UCS-2 and would be GSM-7 with the smart characters
+    replaced; other UCS-2 text (Cyrillic, emoji) gains nothing from plain quotes.
+    """
+    if is_gsm7(text):
+        return None
+    plain = plain_quotes(text)
+    if not is_gsm7(plain):
+        return None
+    found = tuple(dict.fromkeys(c for c in text if c in SMART_CHARACTERS))
+    return SmartCharacters(found, count_segments(text).segments, count_segments(plain).segments,
+                           plain)
