@@ -44,8 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("gui", help="start the application")
 
-    imp = sub.add_parser("import-cases", help="import matters from a CSV file")
+    imp = sub.add_parser("import-cases", help="import matters from a CSV or Excel (.xlsx) file")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--map", metavar="COLUMN=HEADER,…",
+                     help='our columns from the file\'s headers, e.g. '
+                     'case_number="Matter Number",client_name=Client')
+    imp.add_argument("--stage-map", metavar="VALUE=STAGE,…",
+                     help="the file's stage values as ours, e.g. Active=open,Pending=intake")
+    imp.add_argument("--mapping", metavar="NAME", help="use a mapping saved under this name")
+    imp.add_argument("--save-mapping", metavar="NAME",
+                     help="save the mapping used under this name for the next import")
+    imp.add_argument("--skipped", metavar="CSV", type=Path,
+                     help="write the skipped lines with their reasons to this CSV file")
 
     users = sub.add_parser("users", help="manage users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -134,13 +144,32 @@ def acting_user(services: Services, args: argparse.Namespace) -> Actor:
 
 
 def cmd_import_cases(args: argparse.Namespace) -> int:
+    from desktop_sms.services.importer import ImportOptions, options_from_args
+
     services = _open(args)
     actor = acting_user(services, args)
-    result = services.importer.import_file(actor, args.file)
+    importer = services.importer
+    options: ImportOptions | None = None
+    if args.mapping:
+        options = importer.saved_mapping(args.mapping)
+    if args.map or args.stage_map:
+        given = options_from_args(args.map, args.stage_map)
+        base = options or ImportOptions()
+        options = ImportOptions({**base.columns, **given.columns},
+                                {**base.stages, **given.stages})
+    if args.save_mapping:
+        used = importer.preview_file(args.file, options).options
+        importer.save_mapping(actor, args.save_mapping, used)
+    result = importer.import_file(actor, args.file, options=options)
     for err in result.errors:
         print(f"{args.file.name}: line {err.line}: {err.reason}", file=sys.stderr)
-    print(f"{result.created} cases added, {result.updated} updated, "
-          f"{len(result.errors)} rows skipped.")
+    if args.skipped and result.errors:
+        try:
+            args.skipped.write_text(result.skipped_csv(), encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            print(f"desktop-sms: the skipped lines could not be written: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+    print(result.summary())
     return 1 if result.errors else 0
 
 
