@@ -161,6 +161,7 @@ class Preview:
     rows: tuple[tuple[int, dict[str, str]], ...]
     unknown_stages: tuple[str, ...]
     row_count: int
+    stage_values: tuple[str, ...] = ()
 
 
 # --- reading files --------------------------------------------------------------------------
@@ -491,19 +492,23 @@ class CaseImporter:
                 options: ImportOptions | None = None) -> Preview:
         """The mapping that would be used (guessed unless given) and the first rows as read.
 
-        ``unknown_stages`` lists the file's stage values the stage mapping does not cover.
+        ``unknown_stages`` lists the file's stage values the stage mapping does not cover;
+        ``stage_values`` every distinct stage value in the file, in order of appearance.
         """
         table = read_table(data, name)
         options = self._complete(table, options)
-        index = self._index(table, options)
+        index = self._index(table, options, require=False)  # the dialog asks for what is missing
         rows: list[tuple[int, dict[str, str]]] = []
         stages: dict[str, None] = {}
+        every_stage: dict[str, None] = {}
         stage_map = self._stage_map(options)
         for line, row in table.rows:
             if not any(cell.strip() for cell in row):
                 continue
             values = {c: (row[i].strip() if i < len(row) else "") for c, i in index.items()}
             stage = values.get("stage", "")
+            if stage:
+                every_stage.setdefault(stage, None)
             if stage and stage.lower() not in stage_map and stage.lower() not in STAGES:
                 stages.setdefault(stage, None)
             if len(rows) < PREVIEW_ROWS:
@@ -511,7 +516,7 @@ class CaseImporter:
                     values["stage"] = stage_map.get(stage.lower(), stage)
                 rows.append((line, values))
         return Preview(table.description, tuple(table.headers), options, tuple(rows),
-                       tuple(stages), len(table.rows))
+                       tuple(stages), len(table.rows), tuple(every_stage))
 
     @staticmethod
     def _complete(table: Table, options: ImportOptions | None) -> ImportOptions:
@@ -527,7 +532,7 @@ class CaseImporter:
         return mapping
 
     @staticmethod
-    def _index(table: Table, options: ImportOptions) -> dict[str, int]:
+    def _index(table: Table, options: ImportOptions, require: bool = True) -> dict[str, int]:
         """Our column → its position in the file; ValidationError when a required one is missing."""
         positions: dict[str, int] = {}
         stripped = [h.strip() for h in table.headers]
@@ -544,7 +549,7 @@ class CaseImporter:
                 raise ValidationError(f"The file has no column '{header}' (for {column}); its "
                                       f"columns are: {', '.join(stripped)}.")
         missing = [c for c in REQUIRED if c not in positions]
-        if missing:
+        if missing and require:
             raise ValidationError(
                 "The first line must name the columns; missing: " + ", ".join(missing)
                 + ". Expected: " + ",".join(COLUMNS) + " (or map the file's columns to these).")
