@@ -159,3 +159,13 @@ def test_a_reply_from_the_old_mexican_form_is_filed_on_the_matter_that_texted(
     rows = {r.from_raw: r for r in ReceivedLog(db, region="US").rows()}
     assert rows["ACME"].from_display == "ACME (from a sender name)" and rows["ACME"].needs_review
     assert rows["ACME"].from_e164 is None
+
+
+def test_the_send_service_refuses_a_number_with_an_extension(db: Database) -> None:
+    from desktop_sms.services.common import ValidationError
+    from desktop_sms.services.container import build_services
+
+    services = build_services(db)
+    with pytest.raises(ValidationError, match="a text cannot reach an extension"):
+        services.outbound.normalize_recipient("(212) 555-0123 ext. 4")
+    assert services.outbound.normalize_recipient("(212) 555-0123") == "+12125550123"
