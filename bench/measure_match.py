@@ -29,14 +29,15 @@ from desktop_sms.services.matcher import InboundMatcher
 
 MODES = ("all_related", "most_recent_intake", "most_recently_opened", "most_recent_outbound")
 
-_ACCEPTED = ("to_e164 = :n AND sent_at <= :t AND provider_sid IS NOT NULL "
+# :n is the sender's same-line key, compared with the stored keys as the matcher does.
+_ACCEPTED = ("to_key = :n AND sent_at <= :t AND provider_sid IS NOT NULL "
              "AND matter_id IS NOT NULL AND kind != 'reminder'")
 _RULE_SQL = {
     "out": f"SELECT matter_id AS mid FROM outbound_messages WHERE {_ACCEPTED} "
            "ORDER BY sent_at DESC, id DESC LIMIT 1",
-    "intake": "SELECT id AS mid FROM matters WHERE (mobile_e164 = :n OR home_e164 = :n) "
+    "intake": "SELECT id AS mid FROM matters WHERE (mobile_key = :n OR home_key = :n) "
               "AND intake_date IS NOT NULL ORDER BY intake_date DESC, id DESC LIMIT 1",
-    "opened": "SELECT id AS mid FROM matters WHERE (mobile_e164 = :n OR home_e164 = :n) "
+    "opened": "SELECT id AS mid FROM matters WHERE (mobile_key = :n OR home_key = :n) "
               "AND date_opened IS NOT NULL ORDER BY date_opened DESC, id DESC LIMIT 1",
 }
 _CHAINS = {
@@ -50,7 +51,7 @@ def floor_sql(mode: str) -> str:
     """The one hand-written statement answering `mode` for sender :n at time :t."""
     if mode == "all_related":
         return (f"SELECT DISTINCT matter_id FROM outbound_messages WHERE {_ACCEPTED} "
-                "UNION SELECT id FROM matters WHERE mobile_e164 = :n")
+                "UNION SELECT id FROM matters WHERE mobile_key = :n")
     parts = [f"SELECT {i} AS pri, mid FROM ({_RULE_SQL[rule]}) AS r{i}"
              for i, rule in enumerate(_CHAINS[mode], 1)]
     return f"SELECT mid FROM ({' UNION ALL '.join(parts)}) AS u ORDER BY pri LIMIT 1"

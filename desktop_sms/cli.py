@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,8 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("gui", help="start the application")
 
-    imp = sub.add_parser("import-cases", help="import matters from a CSV file")
+    imp = sub.add_parser("import-cases", help="import matters from a CSV or Excel (.xlsx) file")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--map", metavar="COLUMN=HEADER,…",
+                     help='our columns from the file\'s headers, e.g. '
+                     'case_number="Matter Number",client_name=Client')
+    imp.add_argument("--stage-map", metavar="VALUE=STAGE,…",
+                     help="the file's stage values as ours, e.g. Active=open,Pending=intake")
+    imp.add_argument("--mapping", metavar="NAME", help="use a mapping saved under this name")
+    imp.add_argument("--save-mapping", metavar="NAME",
+                     help="save the mapping used under this name for the next import")
+    imp.add_argument("--skipped", metavar="CSV", type=Path,
+                     help="write the skipped lines with their reasons to this CSV file")
 
     users = sub.add_parser("users", help="manage users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -83,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     snd.add_argument("--at", metavar="ISO-8601", help="schedule for this time (local time "
                      "unless it carries an offset)")
     snd.add_argument("--consent", choices=["yes"], help="record the client's consent first")
+    snd.add_argument("--plain-quotes", action="store_true",
+                     help="replace curly quotes, dashes, ellipses and unusual spaces with plain "
+                     "ones so the text goes in GSM-7 (fewer segments)")
 
     cancel = sub.add_parser("cancel", help="cancel a scheduled or queued message")
     cancel.add_argument("id", nargs="+")
@@ -137,13 +150,32 @@ def acting_user(services: Services, args: argparse.Namespace) -> Actor:
 
 
 def cmd_import_cases(args: argparse.Namespace) -> int:
+    from desktop_sms.services.importer import ImportOptions, options_from_args
+
     services = _open(args)
     actor = acting_user(services, args)
-    result = services.importer.import_file(actor, args.file)
+    importer = services.importer
+    options: ImportOptions | None = None
+    if args.mapping:
+        options = importer.saved_mapping(args.mapping)
+    if args.map or args.stage_map:
+        given = options_from_args(args.map, args.stage_map)
+        base = options or ImportOptions()
+        options = ImportOptions({**base.columns, **given.columns},
+                                {**base.stages, **given.stages})
+    if args.save_mapping:
+        used = importer.preview_file(args.file, options).options
+        importer.save_mapping(actor, args.save_mapping, used)
+    result = importer.import_file(actor, args.file, options=options)
     for err in result.errors:
         print(f"{args.file.name}: line {err.line}: {err.reason}", file=sys.stderr)
-    print(f"{result.created} cases added, {result.updated} updated, "
-          f"{len(result.errors)} rows skipped.")
+    if args.skipped and result.errors:
+        try:
+            args.skipped.write_text(result.skipped_csv(), encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            print(f"desktop-sms: the skipped lines could not be written: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+    print(result.summary())
     return 1 if result.errors else 0
 
 
@@ -209,15 +241,24 @@ def cmd_messages(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_when(text: str) -> datetime:
+def _parse_when(text: str, zone: tzinfo | None = None) -> datetime:
+    """--at as a UTC instant: local time in the desktop's zone unless it carries an offset.
+
+    A time skipped by a clock change is refused naming the next valid time; a time shown twice
+    is refused unless it carries an offset (`domain.local_times.resolve_local_time`).
+    """
+    from desktop_sms.domain.local_times import LocalTimeError, resolve_local_time
+    from desktop_sms.services.calendar import local_zone
+
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise CliError(f"'{text}' is not a date and time; use ISO-8601 such as "
                        "2026-12-01T09:30 or 2026-12-01T09:30-05:00.") from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # the desktop's local time
-    return when.astimezone(UTC)
+    try:
+        return resolve_local_time(when, zone if zone is not None else local_zone())
+    except LocalTimeError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -229,9 +270,18 @@ def cmd_send(args: argparse.Namespace) -> int:
         if not to:
             raise CliError(f"Case {matter.case_number} has no mobile number; give one with --to.")
         when = _parse_when(args.at) if args.at else None
+        body = args.body
+        if args.plain_quotes:
+            from desktop_sms.domain.segments import plain_quotes, smart_characters
+
+            advice = smart_characters(body)
+            body = plain_quotes(body)
+            if advice is not None:
+                print(f"plain quotes: {advice.plain_segments} segment(s) instead of "
+                      f"{advice.segments}")
         if args.consent == "yes" and matter.consent != "yes":
             services.matters.set_consent(actor, matter.id, "yes")
-        message_id = services.outbound.send(actor, matter.id, to, args.body, send_at=when)
+        message_id = services.outbound.send(actor, matter.id, to, body, send_at=when)
         if when is None:
             report = services.dispatcher.run_due()
             for problem in report.errors:

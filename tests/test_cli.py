@@ -31,11 +31,11 @@ def test_import_cases_reports_bad_lines_exits_1_and_updates_on_reimport(
     path.write_text(CSV, encoding="utf-8")
     code, out, err = run(capsys, db_url, "import-cases", str(path))
     assert code == 1
-    assert "2 cases added, 0 updated, 2 rows skipped." in out
+    assert "2 added, 0 updated, 2 skipped (read as UTF-8, comma-separated)." in out
     assert "line 3:" in err and "client name" in err
     assert "line 4:" in err and "not a valid phone number" in err
     code, out, _ = run(capsys, db_url, "import-cases", str(path))
-    assert code == 1 and "0 cases added, 2 updated" in out
+    assert code == 1 and "0 added, 2 updated, 2 skipped" in out
 
 
 def test_settings_get_set_and_refusals(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:

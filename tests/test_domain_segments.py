@@ -18,6 +18,10 @@ EMOJI = "\U0001f600"  # 😀, outside the BMP: two UTF-16 units
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦: 11 units
 FLAG_US = "\U0001f1fa\U0001f1f8"  # 🇺🇸: two regional indicators, 4 units
 THUMB_DARK = "\U0001f44d\U0001f3ff"  # 👍🏿: thumb + skin tone, 4 units
+HANGUL_JAMO = "\u1100\u1161\u11a8"  # 각 written as three jamo: one syllable, 3 units
+HEALTH_WORKER = "\U0001f469\u200d\u2695\ufe0f"  # 👩‍⚕️: emoji ZWJ sequence, 5 units
+ENGLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"  # 14 units
+KSSA = "\u0915\u094d\u0937"  # क्ष: Devanagari conjunct, one cluster of 3 units
 
 
 @pytest.mark.parametrize(
@@ -63,6 +67,22 @@ THUMB_DARK = "\U0001f44d\U0001f3ff"  # 👍🏿: thumb + skin tone, 4 units
         pytest.param("ж" * 64 + THUMB_DARK + "ж" * 64, "UCS-2", 132, 3, 67, id="skin tone kept"),
         # 'e' + combining acute: two code points, one grapheme, not split at 66|67.
         pytest.param("ж" * 66 + "e\u0301" + "ж" * 66, "UCS-2", 134, 3, 67, id="combining kept"),
+        # Hangul written as jamo is one syllable: split it would fill 2x67 exactly.
+        pytest.param("ж" * 65 + HANGUL_JAMO + "ж" * 66, "UCS-2", 134, 3, 67, id="jamo kept"),
+        pytest.param(HANGUL_JAMO * 23, "UCS-2", 69, 1, 70, id="23 jamo syllables fit one"),
+        # A ZWJ between two letters joins nothing: "a‍" and "b" may go to different parts.
+        pytest.param("ж" * 65 + "a\u200db" + "ж" * 65, "UCS-2", 133, 2, 67, id="ZWJ letters"),
+        pytest.param("ж" * 64 + HEALTH_WORKER + "ж" * 65, "UCS-2", 134, 3, 67,
+                     id="emoji ZWJ sequence kept"),
+        pytest.param("ж" * 60 + ENGLAND + "ж" * 60, "UCS-2", 134, 3, 67, id="tag flag kept"),
+        pytest.param(FLAG_US + "\U0001f1ec\U0001f1e7" + "ж" * 62, "UCS-2", 70, 1, 70,
+                     id="two flags side by side"),
+        pytest.param("ж" * 65 + KSSA + "ж" * 66, "UCS-2", 134, 3, 67, id="Indic conjunct kept"),
+        pytest.param("สวัสดี" * 11, "UCS-2", 66, 1, 70, id="Thai with marks"),
+        # CR LF is one cluster: at a part boundary the pair moves whole to the next part,
+        # so 152 + 2 + 152 = 306 units takes three parts where a split pair would take two.
+        pytest.param("a" * 152 + "\r\n" + "a" * 152, "GSM-7", 306, 3, 153, id="CRLF not split"),
+        pytest.param("a" * 151 + "\r\n" + "a" * 153, "GSM-7", 306, 2, 153, id="CRLF at end fits"),
     ],
 )
 def test_segment_table(
@@ -103,6 +123,10 @@ def test_gsm_alphabet_is_the_full_03_38_table() -> None:
         ("1\ufe0f\u20e3", ["1\ufe0f\u20e3"]),  # keycap: enclosing mark has combining class 0
         ("\r\n\n", ["\r\n", "\n"]),
         ("\u0301a", ["\u0301", "a"]),  # a leading mark stands alone
+        (HANGUL_JAMO + "a", [HANGUL_JAMO, "a"]),
+        ("a\u200db", ["a\u200d", "b"]),  # a ZWJ between letters joins nothing
+        (HEALTH_WORKER + ENGLAND, [HEALTH_WORKER, ENGLAND]),
+        (KSSA + "a", [KSSA, "a"]),
     ],
 )
 def test_grapheme_clusters(text: str, clusters: list[str]) -> None:
@@ -135,3 +159,29 @@ def test_validate_body_refuses(text: str, message: str) -> None:
         validate_body(text)
     assert str(info.value) == message
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(("text", "shown", "before", "after"), [
+    ("It\u2019s " + "a" * 70, "’", 2, 1),
+    ("\u201cHi\u201d \u2013 see you\u2026" + "a" * 60, "“ ” – …", 2, 1),
+    ("a\u00a0b" + "a" * 75, "the non-breaking space", 2, 1),
+    ("It\u2019s ok", "’", 1, 1),
+])
+def test_smart_characters_say_what_they_cost(text: str, shown: str, before: int,
+                                             after: int) -> None:
+    from desktop_sms.domain.segments import plain_quotes, smart_characters
+
+    advice = smart_characters(text)
+    assert advice is not None
+    assert advice.sentence().startswith(
+        f"{before} segment{'s' if before > 1 else ''} because of {shown}; with plain quotes: "
+        f"{after} segment")
+    assert advice.plain_text == plain_quotes(text)
+    assert count_segments(advice.plain_text).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize("text", ["plain 'quotes'", "Привет \u2019", "\U0001f600 it\u2019s"])
+def test_smart_characters_are_only_named_when_they_alone_make_ucs2(text: str) -> None:
+    from desktop_sms.domain.segments import smart_characters
+
+    assert smart_characters(text) is None

@@ -149,7 +149,7 @@ def test_unknown_sender_and_short_code_need_review(
     log = ReceivedLog(db, region="US")
     rows = log.rows(actor=SYSTEM, needs_review_only=True)
     assert {(r.from_raw, r.from_e164) for r in rows} == {(STRANGER, STRANGER), ("22395", None)}
-    assert {r.from_display for r in rows} == {"(312) 555-0177", "22395"}
+    assert {r.from_display for r in rows} == {"(312) 555-0177", "22395 (from a short code)"}
     assert all(r.links == () and r.needs_review for r in rows)
     assert log.needs_review_count() == 2 and count(db, CaseNote) == 0 and count(db, Alert) == 0
 

@@ -168,7 +168,7 @@ CSV_TEXT = (
     "24-000003,,212.555.0125,,intake,2024-01-07,,\n"
     "24-000004,Bad Phone,12345,,intake,2024-01-07,,\n"
     "24-000005,Bad Date,,,intake,2024-13-40,,\n"
-    "24-000006,Bad Stage,,,pending,2024-01-07,,\n"
+    "24-000006,Bad Stage,,,suspended,2024-01-07,,\n"
     "24-000007,Prescreen Person,+12125550126,,prescreen,,,\n"
     "24-000008,Unknown User,,,intake,2024-01-07,,nobody\n"
 )
@@ -198,15 +198,16 @@ def test_import_reports_bad_rows_by_line_and_imports_the_good(svc: Services, db:
         assert s.scalar(select(func.count(Matter.id))) == 3
 
 
-def test_import_refuses_a_file_that_is_not_utf8_and_writes_nothing(svc: Services, db: Database,
-                                                                    tmp_path: Path) -> None:
+def test_import_reads_a_windows_1252_file_and_names_the_encoding(svc: Services, db: Database,
+                                                                  tmp_path: Path) -> None:
     admin, _ = _admin_and_staff(svc)
     path = tmp_path / "latin1.csv"
-    path.write_bytes(CSV_TEXT.replace("Maria", "Mária").encode("latin-1"))
-    with pytest.raises(ValidationError, match="not UTF-8"):
-        svc.importer.import_file(admin, path)
+    path.write_bytes(CSV_TEXT.replace("Maria", "Mária").encode("cp1252"))
+    result = svc.importer.import_file(admin, path)
+    assert result.created == 3 and "Windows-1252" in result.summary()
     with db.session() as s:
-        assert s.scalar(select(func.count(Matter.id))) == 0
+        assert s.scalar(select(Matter.client_name).where(Matter.case_number == "24-000001")) \
+            == "Mária Garcia"
 
 
 def test_rejecting_a_matter_ends_its_assignments(svc: Services) -> None:

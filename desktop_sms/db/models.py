@@ -7,6 +7,7 @@ E.164 (for matching, indexed).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -54,6 +56,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+
+def _line_key_of(source: str) -> Callable[[Any], str | None]:
+    """A column default: the same-line comparison key of the row's ``source`` E.164 column.
+
+    Context-sensitive, so ORM and Core inserts (bulk ones too) both fill it; `domain.phones.
+    line_key` is the rule. ORM updates of Matter phones refresh it (`_refresh_matter_keys`).
+    """
+
+    def default(context: Any) -> str | None:
+        from desktop_sms.domain.phones import line_key
+
+        value = context.get_current_parameters().get(source)
+        return line_key(value) if value else None
+
+    return default
 
 
 class Base(DeclarativeBase):
@@ -99,6 +117,11 @@ class Matter(Base):
     mobile_e164: Mapped[str | None] = mapped_column(String(20), index=True)
     home_raw: Mapped[str | None] = mapped_column(String(40))
     home_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    # Same-line comparison keys of the two numbers (domain.phones.line_key), for the matcher.
+    mobile_key: Mapped[str | None] = mapped_column(
+        String(20), index=True, default=_line_key_of("mobile_e164"))
+    home_key: Mapped[str | None] = mapped_column(
+        String(20), index=True, default=_line_key_of("home_e164"))
     intake_date: Mapped[date | None] = mapped_column(Date, index=True)
     date_opened: Mapped[date | None] = mapped_column(Date, index=True)
     consent: Mapped[str] = mapped_column(String(10), default="not_asked")  # yes / no / not_asked
@@ -135,6 +158,7 @@ class OutboundMessage(Base):
         Index("ix_outbound_to_sent", "to_e164", "sent_at"),
         Index("ix_outbound_state_due", "state", "send_at"),
         Index("ix_outbound_matter_sent", "matter_id", "sent_at"),
+        Index("ix_outbound_to_key_sent", "to_key", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +167,7 @@ class OutboundMessage(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     to_raw: Mapped[str] = mapped_column(String(40))
     to_e164: Mapped[str] = mapped_column(String(20))
+    to_key: Mapped[str | None] = mapped_column(String(20), default=_line_key_of("to_e164"))
     from_number: Mapped[str | None] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(12))
@@ -431,3 +456,12 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     user: Mapped[User | None] = relationship()
+
+
+@event.listens_for(Matter, "before_update")
+def _refresh_matter_keys(mapper: Any, connection: Any, target: Matter) -> None:
+    """Keep a matter's same-line keys in step with its numbers when the ORM changes them."""
+    from desktop_sms.domain.phones import line_key
+
+    target.mobile_key = line_key(target.mobile_e164) if target.mobile_e164 else None
+    target.home_key = line_key(target.home_e164) if target.home_e164 else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -30,8 +31,14 @@ __all__ = [
     "QUIET_HOURS_END",
     "QUIET_HOURS_START",
     "InvalidPhoneNumber",
+    "SenderKind",
     "format_display",
     "is_quiet_hours",
+    "line_key",
+    "normalize_for_texting",
+    "normalize_sender",
+    "same_line",
+    "sender_kind",
     "local_time_zone",
     "mask",
     "normalize",
@@ -210,3 +217,106 @@ def phone_search_variants(text: str, region: str = DEFAULT_REGION) -> str:
     if e164 is not None:
         return e164[1:]
     return digits
+
+
+# --- the same line, short codes and sender names ------------------------------------------
+#
+# Some countries write one mobile line in two ways, and carriers still send the old way
+# (documented with phonenumbers' metadata, https://github.com/google/libphonenumber FAQ):
+#
+# * Mexico (+52): mobiles used to carry a "1" after the country code (+52 1 55 1234 5678);
+#   since 2019 the number is +52 55 1234 5678 but replies still arrive from +521....
+# * Argentina (+54): a mobile is dialled from abroad with a "9" after the country code
+#   (+54 9 11 2345 6789); some senders drop it (+54 11 2345 6789). Landlines and mobiles
+#   share one numbering plan, so the digits after the 9 name the line alone.
+# * Italy (+39) and a few others keep the national leading zero inside the international
+#   number (+39 06 ...): it is part of the number and is never dropped.
+#: country calling code -> the mobile token dropped from an 11-digit national number.
+_MOBILE_TOKENS: dict[int, str] = {52: "1", 54: "9"}
+_SHORT_CODE = re.compile(r"\d{3,8}")
+_E164_TEXT = re.compile(r"\+\d{6,16}")
+
+SenderKind = Literal["phone", "short_code", "sender_name"]
+
+
+def line_key(number: str, region: str = DEFAULT_REGION) -> str | None:
+    """The comparison key of a phone line: "+" + country code + national number without quirks.
+
+    Two numbers are the same line exactly when their keys are equal (`same_line`). The key is
+    E.164-shaped ("+525512345678") but is NOT a number to dial: Argentina's mobile "9" is
+    dropped from it. Returns None for text that is not a phone number (short codes, sender
+    names, empty text). Extensions are ignored.
+    """
+    if not isinstance(number, str) or sender_kind(number) != "phone":
+        return None
+    try:
+        parsed = phonenumbers.parse(number.strip(), region.upper())
+    except NumberParseException:
+        return None
+    if not parsed.country_code or not parsed.national_number:
+        return None
+    national = phonenumbers.national_significant_number(parsed)  # keeps Italy's leading zero
+    token = _MOBILE_TOKENS.get(parsed.country_code)
+    if token is not None and len(national) == 11 and national.startswith(token):
+        national = national[1:]
+    return f"+{parsed.country_code}{national}"
+
+
+def same_line(a: str, b: str, region: str = DEFAULT_REGION) -> bool:
+    """True when two numbers, as typed or in E.164, reach the same phone line.
+
+    "+52 55 1234 5678" and "+5215512345678" are one line; "+39 06 1234 5678" and
+    "+39 6 1234 5678" are not. False when either is not a phone number.
+    """
+    key_a = line_key(a, region)
+    return key_a is not None and key_a == line_key(b, region)
+
+
+def sender_kind(raw: str) -> SenderKind:
+    """What kind of sender a provider's ``From`` is: a phone number, a short code, or a name.
+
+    Short codes are 3-8 digits with no "+" ("72345"); sender names (alphanumeric sender IDs,
+    https://www.twilio.com/docs/glossary/what-alphanumeric-sender-id) contain a letter.
+    Neither is ever parsed as a phone number or matched to a case.
+    """
+    text = raw.strip() if isinstance(raw, str) else ""
+    if any(c.isalpha() for c in text):
+        return "sender_name"
+    if _SHORT_CODE.fullmatch(text):
+        return "short_code"
+    return "phone"
+
+
+def normalize_sender(raw: str, region: str = DEFAULT_REGION) -> str | None:
+    """The E.164 form of an inbound sender, or None for short codes, sender names and junk.
+
+    A sender in an old national form that `normalize` refuses (Mexico's "+521...") is kept as
+    the provider sent it when its `line_key` is an acceptable number, so it can be matched.
+    """
+    if sender_kind(raw) != "phone":
+        return None
+    e164 = try_normalize(raw, region)
+    if e164 is not None:
+        return e164
+    text = raw.strip()
+    key = line_key(text, region)
+    if key is None or not _E164_TEXT.fullmatch(text) or try_normalize(key, region) is None:
+        return None
+    return text
+
+
+def normalize_for_texting(raw: str, region: str = DEFAULT_REGION) -> str:
+    """`normalize` for a number a text is sent to: an extension is refused, not dropped.
+
+    Raises:
+        InvalidPhoneNumber: as `normalize`, or the number carries an extension ("x 12"),
+            which a text cannot reach.
+    """
+    e164 = normalize(raw, region)
+    extension = phonenumbers.parse(raw.strip(), region.upper()).extension
+    if extension:
+        error = InvalidPhoneNumber(raw, region)
+        error.args = (f"'{raw.strip()}' has an extension (x{extension}); a text cannot reach "
+                      "an extension. Remove it or give a mobile number.",)
+        raise error
+    return e164

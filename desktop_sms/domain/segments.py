@@ -8,12 +8,14 @@ Rules:
   never split across parts.
 * Otherwise UCS-2 for the whole text: 70 units single, 67 per part; a character outside the
   Basic Multilingual Plane costs two UTF-16 units and a surrogate pair is never split.
-* A grapheme cluster is never split across parts. Clusters are found by a deliberately simple
-  segmentation (no third-party library): a base character plus following combining marks
-  (Unicode categories Mn/Mc/Me or a non-zero combining class), variation selectors, emoji
-  skin-tone modifiers and tag characters; a zero-width joiner glues the next character on;
-  regional indicators pair up into flags; CR LF stays together. Hangul jamo and Indic
-  conjunct rules are not modelled; at worst such a text is split inside a syllable.
+* A grapheme cluster is never split across parts. Clusters are the extended grapheme clusters
+  of the current Unicode rules (UAX #29, https://unicode.org/reports/tr29/) as the maintained
+  ``regex`` module's ``\\X`` finds them: combining marks, Hangul syllables written as jamo,
+  emoji ZWJ sequences, skin tones, flags (regional indicator pairs), Indic conjuncts.
+  A zero-width joiner between two letters does not join them (it stays with the letter before).
+* CR LF is one cluster, so a ``\\r\\n`` that would straddle a part boundary moves whole to the
+  next part: the count is then on the safe side (at most one part more than a carrier that
+  splits the pair would bill), and a reply never shows a stray line break at a part's end.
 * A single cluster longer than a whole part (pathological stacks of marks) is split between
   code points, still never inside a surrogate pair, since it could not be sent otherwise.
 
@@ -23,10 +25,11 @@ character limit is checked against; it is not the count of user-perceived charac
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
+
+import regex
 
 __all__ = [
     "GSM7_BASIC",
@@ -37,7 +40,11 @@ __all__ = [
     "SegmentInfo",
     "count_segments",
     "grapheme_clusters",
+    "SMART_CHARACTERS",
+    "SmartCharacters",
     "is_gsm7",
+    "plain_quotes",
+    "smart_characters",
     "validate_body",
 ]
 
@@ -62,7 +69,7 @@ GSM7_EXTENSION: Final = frozenset("\f^{}\\[]~|€")
 _GSM_SINGLE, _GSM_PART = 160, 153
 _UCS2_SINGLE, _UCS2_PART = 70, 67
 
-_ZWJ = "\u200d"
+_CLUSTER = regex.compile(r"\X")
 
 
 @dataclass(frozen=True)
@@ -85,44 +92,10 @@ def is_gsm7(text: str) -> bool:
     return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
 
 
-def _is_extender(ch: str) -> bool:
-    """Characters that always belong to the cluster before them."""
-    cp = ord(ch)
-    return (
-        unicodedata.category(ch) in ("Mn", "Mc", "Me")
-        or unicodedata.combining(ch) != 0
-        or 0xFE00 <= cp <= 0xFE0F  # variation selectors
-        or 0xE0100 <= cp <= 0xE01EF  # variation selectors supplement
-        or 0x1F3FB <= cp <= 0x1F3FF  # emoji skin-tone modifiers
-        or 0xE0020 <= cp <= 0xE007F  # tags (subdivision flags such as England)
-        or ch == _ZWJ
-    )
-
-
-def _is_regional_indicator(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
-
-
 def grapheme_clusters(text: str) -> Iterator[str]:
-    """Split text into user-perceived characters, simply enough for segment packing."""
-    cluster = ""
-    ri_count = 0  # regional indicators in the current cluster
-    for ch in text:
-        if cluster and (
-            _is_extender(ch)
-            or cluster.endswith(_ZWJ)
-            or (cluster == "\r" and ch == "\n")
-            or (_is_regional_indicator(ch) and ri_count == 1 and len(cluster) == 1)
-        ):
-            cluster += ch
-            ri_count += _is_regional_indicator(ch)
-            continue
-        if cluster:
-            yield cluster
-        cluster = ch
-        ri_count = int(_is_regional_indicator(ch))
-    if cluster:
-        yield cluster
+    """Split text into user-perceived characters (extended grapheme clusters, ``regex`` ``\\X``)."""
+    for match in _CLUSTER.finditer(text):
+        yield match.group()
 
 
 def _gsm_cost(ch: str) -> int:
@@ -181,3 +154,76 @@ def validate_body(text: str) -> None:
             f"The message is {len(text):,} characters long; "
             f"the limit is {MAX_BODY_CHARS:,} characters. Shorten it by {len(text) - MAX_BODY_CHARS:,}."
         )
+
+
+# --- smart characters ----------------------------------------------------------------------
+#
+# Characters word processors and phones put in for plain ones (curly quotes, dashes, the
+# ellipsis, unusual spaces) and the plain GSM-7 text they stand for. Twilio's Smart Encoding
+# makes the same kind of replacement when it is on for a Messaging Service
+# (https://www.twilio.com/docs/messaging/services/smart-encoding-char-list).
+SMART_CHARACTERS: Final[dict[str, str]] = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u02bc": "'", "\u00b4": "'", "\u0060": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u00ab": '"', "\u00bb": '"',
+    "\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2015": "-", "\u2212": "-",
+    "\u2010": "-", "\u2011": "-",
+    "\u2026": "...",
+    "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2004": " ", "\u2005": " ",
+    "\u2006": " ", "\u2007": " ", "\u2008": " ", "\u2009": " ", "\u200a": " ",
+    "\u202f": " ", "\u205f": " ", "\u3000": " ",
+    "\u200b": "", "\ufeff": "", "\u2060": "",
+}
+_SMART_TABLE = str.maketrans(SMART_CHARACTERS)
+
+
+@dataclass(frozen=True)
+class SmartCharacters:
+    """A text that is UCS-2 only because of smart characters, and what plain ones would cost.
+
+    ``characters`` lists the smart characters found, in order of first appearance.
+    """
+
+    characters: tuple[str, ...]
+    segments: int
+    plain_segments: int
+    plain_text: str
+
+    def sentence(self) -> str:
+        """'2 segments because of ’; with plain quotes: 1 segment' (for the counter)."""
+        names = " ".join(_shown(c) for c in self.characters)
+        return (f"{_plural(self.segments)} because of {names}; "
+                f"with plain quotes: {_plural(self.plain_segments)}")
+
+
+def _plural(segments: int) -> str:
+    return "1 segment" if segments == 1 else f"{segments:,} segments"
+
+
+def _shown(ch: str) -> str:
+    """A smart character as people can see it (spaces named, not shown)."""
+    if ch.isspace() or ch in "\u200b\ufeff\u2060":
+        return "the non-breaking space" if ch == "\u00a0" else f"U+{ord(ch):04X}"
+    return ch
+
+
+def plain_quotes(text: str) -> str:
+    """The text with smart characters replaced by their plain GSM-7 forms (see SMART_CHARACTERS)."""
+    return text.translate(_SMART_TABLE)
+
+
+def smart_characters(text: str) -> SmartCharacters | None:
+    """What smart characters cost, or None when they cost nothing.
+
+    Returns a value only when the text is UCS-2 and would be GSM-7 with the smart characters
+    replaced; other UCS-2 text (Cyrillic, emoji) gains nothing from plain quotes.
+    """
+    if is_gsm7(text):
+        return None
+    plain = plain_quotes(text)
+    if not is_gsm7(plain):
+        return None
+    found = tuple(dict.fromkeys(c for c in text if c in SMART_CHARACTERS))
+    return SmartCharacters(found, count_segments(text).segments, count_segments(plain).segments,
+                           plain)

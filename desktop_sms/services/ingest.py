@@ -51,7 +51,7 @@ from desktop_sms.db.models import (
 )
 from desktop_sms.domain.matching import LinkDecision
 from desktop_sms.domain.optout import classify_keyword
-from desktop_sms.domain.phones import format_display, mask, try_normalize
+from desktop_sms.domain.phones import format_display, mask, normalize_sender
 from desktop_sms.domain.states import LinkRule, MatchingMode
 from desktop_sms.providers.base import (
     MediaItem,
@@ -369,7 +369,7 @@ class IngestSettings:
 @lru_cache(maxsize=4096)
 def _sender_e164(raw: str, region: str) -> str | None:
     """The sender's E.164 number, or None (short codes, alphanumeric senders)."""
-    return try_normalize(raw, region)
+    return normalize_sender(raw, region)
 
 
 @lru_cache(maxsize=4096)

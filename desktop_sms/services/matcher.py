@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Date, Dialect, Integer, String, TextClause, bindparam, column, text
@@ -34,12 +35,14 @@ from desktop_sms.domain.matching import (
     LinkDecision,
     OutboundFact,
 )
+from desktop_sms.domain.phones import line_key
 from desktop_sms.domain.states import LinkRule, MatchingMode
 
-# Outbound client texts to N the provider accepted at or before T (ix_outbound_to_sent).
-_ACCEPTED = ("o.to_e164 = :n AND o.sent_at <= :t AND o.provider_sid IS NOT NULL "
+# N is the sender's same-line key (domain.phones.line_key), compared with the stored keys.
+# Outbound client texts to N the provider accepted at or before T (ix_outbound_to_key_sent).
+_ACCEPTED = ("o.to_key = :n AND o.sent_at <= :t AND o.provider_sid IS NOT NULL "
              "AND o.matter_id IS NOT NULL AND o.kind != 'reminder'")
-_HAS_N = "(m.mobile_e164 = :n OR m.home_e164 = :n)"
+_HAS_N = "(m.mobile_key = :n OR m.home_key = :n)"
 
 _RULE_SQL: dict[LinkRule, str] = {
     LinkRule.MOST_RECENT_OUTBOUND:
@@ -130,12 +133,12 @@ _SINGLE: dict[MatchingMode, tuple[_Prepared, tuple[LinkRule, ...]]] = {
 # 1 = texted N (the stronger evidence), 0 = N is the matter's mobile.
 _ALL_RELATED = _Prepared(_stmt(
     f"SELECT DISTINCT o.matter_id, 1 FROM outbound_messages o WHERE {_ACCEPTED} "
-    "UNION ALL SELECT m.id, 0 FROM matters m WHERE m.mobile_e164 = :n"))
+    "UNION ALL SELECT m.id, 0 FROM matters m WHERE m.mobile_key = :n"))
 _CANDIDATES = _stmt(  # the facts, for callers that want them
-    f"SELECT m.id, m.intake_date, m.date_opened, m.mobile_e164, m.home_e164, m.stage "
+    f"SELECT m.id, m.intake_date, m.date_opened, m.mobile_key, m.home_key, m.stage "
     f"FROM matters m WHERE {_HAS_N}").columns(
     column("id", Integer), column("intake_date", Date), column("date_opened", Date),
-    column("mobile_e164", String), column("home_e164", String), column("stage", String))
+    column("mobile_key", String), column("home_key", String), column("stage", String))
 _LATEST_OUTBOUND = _stmt(
     f"SELECT o.matter_id, o.id, o.sent_at FROM outbound_messages o WHERE {_ACCEPTED} "
     "ORDER BY o.sent_at DESC, o.id DESC LIMIT 1").columns(
@@ -161,7 +164,8 @@ class InboundMatcher:
         self.db = db
 
     def candidates(self, session: Session, number: str) -> list[Candidate]:
-        """Matters with N as their mobile or home phone."""
+        """Matters with N (or another form of the same line) as their mobile or home phone."""
+        number = _key(number)
         rows = session.connection().execute(_CANDIDATES, {"n": number}).all()
         return [Candidate(matter_id=r[0], created_seq=r[0], intake_date=r[1], date_opened=r[2],
                           mobile_is_n=r[3] == number, home_is_n=r[4] == number, stage=r[5])
@@ -170,6 +174,7 @@ class InboundMatcher:
     def latest_outbound(self, session: Session, number: str,
                         received_at: datetime) -> list[OutboundFact]:
         """The one accepted outbound to N with the latest send time at or before T (ties: later id)."""
+        number = _key(number)
         row = session.connection().execute(
             _LATEST_OUTBOUND, {"n": number, "t": received_at}).first()
         if row is None or row[0] is None or row[2] is None:
@@ -179,6 +184,7 @@ class InboundMatcher:
     def texted_by(self, session: Session, number: str,
                   received_at: datetime) -> list[OutboundFact]:
         """One fact per matter that texted N (accepted at or before T)."""
+        number = _key(number)
         rows = session.connection().execute(_TEXTED_BY, {"n": number, "t": received_at}).all()
         facts: list[OutboundFact] = []
         for matter_id, message_id, sent_at in rows:
@@ -192,8 +198,10 @@ class InboundMatcher:
     def match(self, session: Session, from_e164: str | None, received_at: datetime,
               mode: MatchingMode | str) -> list[LinkDecision]:
         """The links for a message from N received at T under `mode`; [] means unmatched."""
-        if not from_e164:
+        key = _key(from_e164) if from_e164 else None
+        if not key:
             return []
+        from_e164 = key
         found = _MODES.get(mode) if isinstance(mode, str) else None
         mode = found if found is not None else MatchingMode(mode)
         if mode is MatchingMode.ALL_RELATED:
@@ -216,6 +224,16 @@ class InboundMatcher:
             raise RuntimeError("InboundMatcher was built without a database")
         with self.db.session() as session:
             return self.match(session, from_e164, received_at, mode)
+
+
+def _key(number: str) -> str:
+    """The same-line key of N (domain.phones.line_key); the text itself if it has none."""
+    return _line_key(number) or number
+
+
+@lru_cache(maxsize=4096)
+def _line_key(number: str) -> str | None:
+    return line_key(number)
 
 
 def _as_utc(value: datetime | str) -> datetime:

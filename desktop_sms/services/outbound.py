@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import Matter, OptOut, OutboundMessage, Setting, User
-from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize
+from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize_for_texting
 from desktop_sms.domain.segments import BodyError, validate_body
 from desktop_sms.domain.states import CANCELABLE_STATES, HELD_STATES, OutboundState
 from desktop_sms.services import access, audit
@@ -117,7 +117,7 @@ class OutboundService:
     def normalize_recipient(self, raw: str) -> str:
         """E.164 of the recipient, or ValidationError with a sentence."""
         try:
-            return normalize(raw, str(self.settings.get("default_region")))
+            return normalize_for_texting(raw, str(self.settings.get("default_region")))
         except InvalidPhoneNumber as exc:
             raise ValidationError(str(exc)) from None
 

@@ -21,7 +21,7 @@ from desktop_sms.db.models import (
     OutboundMessage,
     User,
 )
-from desktop_sms.domain.phones import format_display, try_normalize
+from desktop_sms.domain.phones import format_display, sender_kind, try_normalize
 from desktop_sms.domain.states import LinkRule
 from desktop_sms.services import access
 from desktop_sms.services.common import Actor, NotFound
@@ -203,7 +203,7 @@ class ReceivedLog:
 
     @staticmethod
     def _row(m: InboundMessage, links: tuple[LinkInfo, ...], region: str) -> ReceivedRow:
-        display = format_display(m.from_e164, region) if m.from_e164 else m.from_raw
+        display = sender_display(m.from_e164, m.from_raw, region)
         return ReceivedRow(m.id, m.received_at, m.from_raw, m.from_e164, display, m.to_number,
                            m.body, m.num_media, m.media_pending, m.needs_review, links,
                            bool(m.body_truncated))
@@ -260,7 +260,7 @@ class ReceivedLog:
                         .order_by(Document.id)):
                     docs[inbound_id].append(doc_id)
             for m in inbound:
-                display = format_display(m.from_e164, region) if m.from_e164 else m.from_raw
+                display = sender_display(m.from_e164, m.from_raw, region)
                 items.append(ConversationItem("inbound", m.id, m.received_at, m.body, "received",
                                               display, tuple(media[m.id]), tuple(docs[m.id]),
                                               truncated=bool(m.body_truncated)))
@@ -314,3 +314,16 @@ class ReceivedLog:
     def _doc(d: Document) -> DocumentInfo:
         return DocumentInfo(d.id, d.matter_id, d.folder, d.name, d.content_type, d.size, d.opaque,
                             d.created_at, d.note_id)
+
+
+#: How the Received Log names senders that are not phone numbers.
+SENDER_KIND_LABELS = {"short_code": "from a short code", "sender_name": "from a sender name"}
+
+
+def sender_display(from_e164: str | None, from_raw: str, region: str) -> str:
+    """The sender as people read it: a formatted number, or "22395 (from a short code)" /
+    "ACME (from a sender name)" for senders that are not phone numbers (never parsed)."""
+    if from_e164:
+        return format_display(from_e164, region)
+    label = SENDER_KIND_LABELS.get(sender_kind(from_raw))
+    return f"{from_raw} ({label})" if label else from_raw

@@ -80,7 +80,7 @@ def build_csv(prefix: str, rows: list[tuple[dict[str, str], str | None, bool]]
         elif fault == "bad_date":
             cells["intake_date"] = "2025-13-45"
         elif fault == "bad_stage":
-            cells["stage"] = "pending"
+            cells["stage"] = "suspended"
         elif fault == "bad_number":
             cells["case_number"] = number = f"{number} /x"
         elif fault == "too_many_fields":

@@ -9,10 +9,10 @@ runner; the dialog closes when the text is queued.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, Qt, QTime, QTimer, QTimeZone, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
@@ -31,8 +32,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.domain.local_times import (
+    AmbiguousLocalTime,
+    LocalTimeError,
+    NonexistentLocalTime,
+    resolve_local_time,
+)
 from desktop_sms.domain.phones import is_quiet_hours, local_time_zone
-from desktop_sms.domain.segments import MAX_BODY_CHARS, count_segments
+from desktop_sms.domain.segments import MAX_BODY_CHARS, count_segments, smart_characters
+from desktop_sms.services.calendar import local_zone
 from desktop_sms.services.common import Actor, Clock, ServiceError, ValidationError
 from desktop_sms.services.container import Services
 from desktop_sms.services.held import hold_decision
@@ -71,6 +79,28 @@ def to_qdatetime(value: datetime) -> QDateTime:
 def from_qdatetime(value: QDateTime) -> datetime:
     """A QDateTime (local time) as an aware UTC datetime, as the services store it."""
     return datetime.fromtimestamp(value.toMSecsSinceEpoch() / 1000, UTC)
+
+
+def wall_qdatetime(value: datetime, zone: tzinfo) -> QDateTime:
+    """An instant as the wall-clock time of ``zone``, held without any Qt zone conversion.
+
+    The picker edits wall-clock times only; `domain.local_times.resolve_local_time` (the one
+    rule the command line uses too) turns them into instants, so Qt never moves a time that
+    the clock skips or shows twice on its own.
+    """
+    local = value.astimezone(zone)
+    return QDateTime(QDate(local.year, local.month, local.day),
+                     QTime(local.hour, local.minute, local.second), QTimeZone.utc())
+
+
+def wall_time(value: QDateTime) -> datetime:
+    """The naive wall-clock time a picker shows."""
+    d, t = value.date(), value.time()
+    return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), t.second())
+
+
+SMART_ENCODING_NOTE = ("Your Messaging Service may make these replacements itself "
+                       "(Twilio Smart Encoding).")
 
 
 def _ceil_minute(value: datetime) -> datetime:
@@ -123,6 +153,10 @@ class ComposeDialog(QDialog):
         self._recipient_e164: str | None = None
         self._sending = False
         self._saving_consent = False
+        self._zone: tzinfo = local_zone()
+        self._chosen_reading: tuple[datetime, datetime] | None = None  # wall time, instant
+        self.ambiguity_box: QMessageBox | None = None
+        self._smart_encoding = bool(str(services.settings.get("messaging_service_sid") or ""))
 
         self.setObjectName("composeDialog")
         self.setWindowTitle(f"Send SMS — {self.detail.case_number}")
@@ -162,6 +196,12 @@ class ComposeDialog(QDialog):
         self.body_edit.setMinimumHeight(120)
         self.body_edit.installEventFilter(self)  # Ctrl+Enter sends from inside the text
         self.counter_label = _plain_label(object_name="counterLabel")
+        self.smart_label = _plain_label(object_name="smartCharactersLabel")
+        self.smart_label.setVisible(False)
+        self.plain_quotes_button = QPushButton("Use &plain quotes")
+        self.plain_quotes_button.setAutoDefault(False)
+        self.plain_quotes_button.setVisible(False)
+        self.plain_quotes_button.clicked.connect(self.use_plain_quotes)
         self.body_error = ErrorLabel()
         self.attachments_note = _plain_label(NO_ATTACHMENTS, "attachmentsNote")
 
@@ -199,6 +239,7 @@ class ComposeDialog(QDialog):
         self.when_edit = QDateTimeEdit()
         self.when_edit.setCalendarPopup(True)
         self.when_edit.setDisplayFormat("yyyy-MM-dd h:mm AP")
+        self.when_edit.setTimeZone(QTimeZone.utc())  # wall-clock times; see wall_qdatetime
         self.when_edit.setAccessibleName("Send at (local time)")
         self.when_edit.setToolTip("Your local time; at least one minute from now")
         self.when_edit.setEnabled(False)
@@ -241,6 +282,10 @@ class ComposeDialog(QDialog):
         form.addRow("", self.quiet_hours_warning)
         form.addRow("&Message", self.body_edit)
         form.addRow("", self.counter_label)
+        smart_row = QHBoxLayout()
+        smart_row.addWidget(self.smart_label, 1)
+        smart_row.addWidget(self.plain_quotes_button)
+        form.addRow("", smart_row)
         form.addRow("", self.body_error)
         form.addRow("", self.attachments_note)
         form.addRow("When", when_row)
@@ -284,15 +329,51 @@ class ComposeDialog(QDialog):
         return self.to_combo.currentText().strip()
 
     def send_at(self) -> datetime | None:
-        """None for Send now, else the picked local time in UTC."""
+        """None for Send now, else the picked local time in UTC.
+
+        A time the clock skips reads as the next valid time and a time it shows twice as its
+        first occurrence (or the one the user chose); `resolve_send_at` refuses or asks instead.
+        """
         if not self.schedule_radio.isChecked():
             return None
-        return from_qdatetime(self.when_edit.dateTime())
+        try:
+            return self.resolve_send_at()
+        except NonexistentLocalTime as exc:
+            return exc.next_valid.astimezone(UTC)
+        except AmbiguousLocalTime as exc:
+            return exc.earlier.astimezone(UTC)
+
+    def resolve_send_at(self) -> datetime | None:
+        """The picked time as an instant by the one clock-change rule.
+
+        Raises:
+            NonexistentLocalTime: the clock skips the picked time (names the next valid one).
+            AmbiguousLocalTime: the clock shows it twice and the user has not said which.
+        """
+        if not self.schedule_radio.isChecked():
+            return None
+        wall = wall_time(self.when_edit.dateTime())
+        if self._chosen_reading is not None and self._chosen_reading[0] == wall:
+            return self._chosen_reading[1]
+        return resolve_local_time(wall, self._zone)
 
     def set_send_at(self, when: datetime) -> None:
         """Choose Schedule for later at this time (clamped to the picker's minimum)."""
         self.schedule_radio.setChecked(True)
-        self.when_edit.setDateTime(to_qdatetime(when))
+        self.when_edit.setDateTime(wall_qdatetime(when, self._zone))
+
+    def set_send_at_wall_time(self, wall: datetime) -> None:
+        """Choose Schedule for later at this wall-clock time, as typed into the picker."""
+        self.schedule_radio.setChecked(True)
+        self.when_edit.setDateTime(QDateTime(
+            QDate(wall.year, wall.month, wall.day), QTime(wall.hour, wall.minute),
+            QTimeZone.utc()))
+
+    def use_plain_quotes(self) -> None:
+        """Replace curly quotes, dashes, ellipses and odd spaces with plain ones (one click)."""
+        advice = smart_characters(self.body())
+        if advice is not None:
+            self.body_edit.setPlainText(advice.plain_text)
 
     def send_blockers(self) -> list[str]:
         """Why Send is disabled right now (empty when it is enabled)."""
@@ -319,7 +400,14 @@ class ComposeDialog(QDialog):
         if self.send_blockers():
             self._update_send_button()
             return
-        send_at = self.send_at()
+        try:
+            send_at = self.resolve_send_at()
+        except AmbiguousLocalTime as exc:
+            self._ask_which_reading(exc)
+            return
+        except LocalTimeError as exc:
+            self.error.show_error(str(exc))
+            return
         try:
             self._outbound.check_send_at(send_at)
         except ValidationError as exc:
@@ -331,6 +419,28 @@ class ComposeDialog(QDialog):
         self._runner.run(self._outbound.send, self._actor, self.matter_id, self.recipient(),
                          self.body(), send_at, on_success=self._on_sent,
                          on_failure=self._on_send_failed)
+
+    def _ask_which_reading(self, exc: AmbiguousLocalTime) -> None:
+        """Ask which of the two occurrences of a doubled time is meant (non-blocking)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Which time?", str(exc).split(" Give ")[0],
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        first = box.addButton(f"First: {clock_time(exc.earlier)} {exc.earlier.tzname()}",
+                              QMessageBox.ButtonRole.AcceptRole)
+        second = box.addButton(f"Second: {clock_time(exc.later)} {exc.later.tzname()}",
+                               QMessageBox.ButtonRole.AcceptRole)
+        readings = {first: exc.earlier, second: exc.later}
+
+        def chosen(button: object) -> None:
+            instant = readings.get(button)  # type: ignore[call-overload]
+            if instant is None:
+                return
+            self._chosen_reading = (exc.typed, instant.astimezone(UTC))
+            self.send()
+
+        box.buttonClicked.connect(chosen)
+        self.ambiguity_box = box
+        box.open()
 
     # --- keyboard ------------------------------------------------------------------------
     @staticmethod
@@ -427,6 +537,14 @@ class ComposeDialog(QDialog):
     def _body_changed(self) -> None:
         body = self.body()
         self.counter_label.setText(counter_text(body))
+        advice = smart_characters(body)
+        if advice is not None:
+            note = advice.sentence() + "."
+            if self._smart_encoding:
+                note += " " + SMART_ENCODING_NOTE
+            self.smart_label.setText(note)
+        self.smart_label.setVisible(advice is not None)
+        self.plain_quotes_button.setVisible(advice is not None)
         if len(body) > MAX_BODY_CHARS:
             self.body_error.show_error(
                 f"The message is {len(body):,} characters long; the limit is "
@@ -462,9 +580,10 @@ class ComposeDialog(QDialog):
         """Minimum one minute from now; a fresh picker starts a few minutes ahead."""
         now = self._clock()
         minimum = _ceil_minute(now + MIN_SCHEDULE_AHEAD)
-        self.when_edit.setMinimumDateTime(to_qdatetime(minimum))
+        self.when_edit.setMinimumDateTime(wall_qdatetime(minimum, self._zone))
         if default:
-            self.when_edit.setDateTime(to_qdatetime(_ceil_minute(now + DEFAULT_SCHEDULE_AHEAD)))
+            self.when_edit.setDateTime(
+                wall_qdatetime(_ceil_minute(now + DEFAULT_SCHEDULE_AHEAD), self._zone))
 
     def _update_send_button(self) -> None:
         blockers = self.send_blockers()
