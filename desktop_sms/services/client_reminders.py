@@ -125,7 +125,8 @@ class ClientReminderService:
             for spec in specs:
                 if spec.fixed_at is not None and spec.fixed_at > item.starts_at:
                     raise ValidationError("A reminder to the client must come before the item.")
-            self._cancel_waiting(s, actor, item_id, CANCELED_REPLACED, now)
+            for replaced in self._cancel_waiting(s, actor, item_id, CANCELED_REPLACED, now):
+                s.delete(replaced)  # its text (if any) stays, canceled, in the message history
             chosen = body if body is not None else self.default_body(bool(item.location))
             seen: set[tuple[int | None, datetime | None]] = set()
             for spec in specs:
@@ -211,22 +212,30 @@ class ClientReminderService:
         s.flush()
 
     def _cancel_waiting(self, s: Session, actor: Actor | None, item_id: int, detail: str,
-                        now: datetime) -> None:
+                        now: datetime) -> list[ClientReminder]:
+        """Cancel the item's reminders whose text still waits (one conditional UPDATE each);
+        a text already being sent or sent stays. Returns the reminders canceled."""
         rows = list(s.scalars(select(ClientReminder).where(
             ClientReminder.item_id == item_id, ClientReminder.state != "canceled")))
-        out_ids = [r.outbound_id for r in rows if r.outbound_id is not None]
-        if out_ids:
-            s.execute(update(OutboundMessage)
-                      .where(OutboundMessage.id.in_(out_ids),
-                             OutboundMessage.state.in_([str(x) for x in CANCELABLE_STATES]),
-                             OutboundMessage.verify_since.is_(None))
-                      .values(state=str(OutboundState.CANCELED),
-                              canceled_by_id=actor.user_id if actor else None,
-                              status_updated_at=now)
-                      .execution_options(synchronize_session=False))
+        canceled: list[ClientReminder] = []
         for r in rows:
-            if r.state in ("scheduled", "skipped"):
+            if r.outbound_id is None:
+                done = True
+            else:
+                result = s.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id == r.outbound_id,
+                           OutboundMessage.state.in_([str(x) for x in CANCELABLE_STATES]),
+                           OutboundMessage.verify_since.is_(None))
+                    .values(state=str(OutboundState.CANCELED),
+                            canceled_by_id=actor.user_id if actor else None,
+                            status_updated_at=now)
+                    .execution_options(synchronize_session=False))
+                done = result.rowcount == 1  # type: ignore[attr-defined]
+            if done:
                 r.state, r.detail = "canceled", detail
+                canceled.append(r)
+        return canceled
 
     # --- hooks the calendar calls inside its own transaction ----------------------------
     def on_item_changed(self, s: Session, actor: Actor, item: CalendarItem, change: str) -> None:
