@@ -235,3 +235,12 @@ def test_the_pace_setting_is_checked(office: Office) -> None:
     with pytest.raises(ValidationError, match="between 0.1 and 1000"):
         office.services.settings.set(office.admin, "max_messages_per_second", "0")
     assert office.services.settings.get("max_messages_per_second") == 1000.0
+
+
+@pytest.mark.parametrize("text", ["a" * 160, "a" * 161, "b" * 306, "b" * 307, "{x}" * 60,
+                                  "é" * 80, "Olá " * 20, "😀" * 40, "[]" * 80])
+def test_the_batch_segment_count_agrees_with_the_counter(text: str) -> None:
+    from desktop_sms.domain.segments import count_segments
+    from desktop_sms.services.batches import _segments
+
+    assert _segments(text) == count_segments(text).segments
