@@ -59,6 +59,7 @@ class Recipient:
     text: str
     segments: int
     reason: str = ""  # '' when the text will go
+    fill_reason: str = ""  # a merge field left empty ('client first name is empty'), or ''
 
     @property
     def skipped(self) -> bool:
@@ -235,7 +236,7 @@ class BatchService:
             segments = _segments(filled.text) if filled.ok else 0
             out.append(Recipient(matter_id, case_number, client_name,
                                  (mobile_raw or "").strip(), e164, filled.text, segments,
-                                 reason))
+                                 reason, filled.reason))
         return BatchPreview(tuple(out))
 
     def _text(self, body: str | None, template_name: str | None) -> str:

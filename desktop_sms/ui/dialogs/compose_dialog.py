@@ -103,6 +103,8 @@ class ComposeDialog(QDialog):
 
     message_queued = Signal(int)
     consent_changed = Signal(int)  # matter id: the matter's header should be read again
+    templates_loaded = Signal()
+    template_applied = Signal(bool)  # True: the filled text is in the box; False: refused
 
     def __init__(self, services: Services, actor: Actor, runner: TaskRunner, matter_id: int,
                  clock: Clock | None = None, parent: QWidget | None = None) -> None:
@@ -161,6 +163,12 @@ class ComposeDialog(QDialog):
         self.counter_label = _plain_label(object_name="counterLabel")
         self.body_error = ErrorLabel()
         self.attachments_note = _plain_label(NO_ATTACHMENTS, "attachmentsNote")
+        # Template picker (docs/templates.md): the text is filled for this case, then editable.
+        self.template_combo = QComboBox()
+        self.template_combo.setAccessibleName("Template")
+        self.template_combo.addItem("(none: type the text)", None)
+        self.template_error = ErrorLabel()
+        self.template_combo.activated.connect(self._template_picked)
 
         # --- consent ----------------------------------------------------------------------
         self.consent_box = QGroupBox("SMS consent")
@@ -233,6 +241,8 @@ class ComposeDialog(QDialog):
         form.addRow("", self.opt_out_label)
         form.addRow("", self.recipient_time)
         form.addRow("", self.quiet_hours_warning)
+        form.addRow("Te&mplate", self.template_combo)
+        form.addRow("", self.template_error)
         form.addRow("&Message", self.body_edit)
         form.addRow("", self.counter_label)
         form.addRow("", self.body_error)
@@ -264,6 +274,37 @@ class ComposeDialog(QDialog):
         self._recipient_changed()
         self._body_changed()
         self.body_edit.setFocus()
+        self._runner.run(services.templates.list, on_success=self._templates_loaded,
+                         on_failure=lambda exc: self.template_error.show_error(str(exc)))
+
+    # --- templates -----------------------------------------------------------------------
+    def _templates_loaded(self, rows: object) -> None:
+        for row in rows:  # type: ignore[attr-defined]
+            self.template_combo.addItem(row.name, row.name)
+        self.templates_loaded.emit()
+
+    def _template_picked(self, index: int) -> None:
+        name = self.template_combo.itemData(index)
+        self.template_error.show_error(None)
+        if name is None:
+            return
+        self._runner.run(self._services.batches.preview, self._actor, [self.matter_id],
+                         template_name=name, on_success=self._template_filled,
+                         on_failure=self._template_failed)
+
+    def _template_filled(self, preview: object) -> None:
+        recipient = preview.recipients[0]  # type: ignore[attr-defined]
+        if recipient.fill_reason:
+            self.template_error.show_error(
+                f"This template can't be used for this client: {recipient.fill_reason}.")
+            self.template_applied.emit(False)
+            return
+        self.body_edit.setPlainText(recipient.text)  # the counter follows the filled text
+        self.template_applied.emit(True)
+
+    def _template_failed(self, exc: BaseException) -> None:
+        self.template_error.show_error(str(exc))
+        self.template_applied.emit(False)
 
     # --- public --------------------------------------------------------------------------
     def body(self) -> str:
