@@ -109,10 +109,10 @@ class TemplatesPage(SettingsPage):
 
     def reload(self) -> None:
         """Read the templates in the background."""
-        self.runner.run(self.templates.list, on_success=self._loaded,
+        self.runner.run(self.templates.list, on_success=self._templates_arrived,
                         on_failure=self._failed)
 
-    def _loaded(self, rows: Any) -> None:
+    def _templates_arrived(self, rows: Any) -> None:
         self.rows = list(rows)
         selected = self.name_edit.text().strip()
         self.list.blockSignals(True)
