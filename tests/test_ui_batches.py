@@ -15,6 +15,7 @@ from desktop_sms.ui.windows.main_window import MainWindow
 from tests.helpers.outbound_fixtures import Office
 from tests.helpers.ui_office import outbound_ui_of, second_matter
 
+
 def _compose(qtbot: QtBot, window: MainWindow, matter_id: int) -> ComposeDialog:
     view = window.open_matter(matter_id)
     qtbot.waitExposed(view)
