@@ -401,16 +401,12 @@ def cmd_bulk_send(args: argparse.Namespace) -> int:
 
 def _offsets(text: str) -> list[int]:
     """'1d,2h,30m' → minutes; CliError with a sentence for anything else."""
-    units = {"d": 24 * 60, "h": 60, "m": 1}
-    out: list[int] = []
-    for part in (p.strip().lower() for p in text.split(",")):
-        if not part:
-            continue
-        if len(part) < 2 or part[-1] not in units or not part[:-1].isdigit():
-            raise CliError(f"'{part}' is not a reminder offset; use a number and d, h or m, "
-                           "such as 1d,2h.")
-        out.append(int(part[:-1]) * units[part[-1]])
-    return out
+    from desktop_sms.domain.templates import parse_offsets
+
+    try:
+        return parse_offsets(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_events(args: argparse.Namespace) -> int:

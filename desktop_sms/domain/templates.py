@@ -151,3 +151,32 @@ def first_name(full_name: str) -> str:
     if "," in name:
         name = name.split(",", 1)[1].strip()
     return name.split(" ", 1)[0] if name else ""
+
+
+_OFFSET_UNITS: Final = {"d": 24 * 60, "h": 60, "m": 1}
+
+
+def parse_offsets(text: str) -> list[int]:
+    """'1d,2h,30m' → [1440, 120, 30] (minutes before); '' → [].
+
+    Raises:
+        ValueError: a part that is not a whole number followed by d, h or m (a sentence).
+    """
+    out: list[int] = []
+    for part in (p.strip().lower() for p in text.split(",")):
+        if not part:
+            continue
+        if len(part) < 2 or part[-1] not in _OFFSET_UNITS or not part[:-1].isdigit():
+            raise ValueError(f"'{part}' is not a reminder offset; use a number and d, h or m, "
+                             "such as 1d,2h.")
+        out.append(int(part[:-1]) * _OFFSET_UNITS[part[-1]])
+    return out
+
+
+def format_offsets(minutes: list[int]) -> str:
+    """[1440, 120, 30] → '1d,2h,30m' (the largest unit that divides each)."""
+    parts: list[str] = []
+    for m in minutes:
+        unit = next(u for u in ("d", "h", "m") if m % _OFFSET_UNITS[u] == 0)
+        parts.append(f"{m // _OFFSET_UNITS[unit]}{unit}")
+    return ",".join(parts)

@@ -63,6 +63,8 @@ class ClientReminderLine:
     status: str  # scheduled / queued / sent / delivered / failed / canceled / skipped …
     detail: str  # why it is skipped or canceled, or the provider's error
     outbound_id: int | None
+    offset_minutes: int | None = None
+    template_body: str = ""
 
     @property
     def label(self) -> str:
@@ -291,7 +293,7 @@ class ClientReminderService:
                     "failed", "undelivered", "missed") else ""
             out.append(ClientReminderLine(r.id, describe_offset(spec, self.tz),
                                           send_at if r.outbound_id else None, status, detail,
-                                          r.outbound_id))
+                                          r.outbound_id, r.offset_minutes, r.template_body))
         out.sort(key=lambda line: (line.remind_at is None, line.remind_at or datetime.max.replace(
             tzinfo=self.clock().tzinfo), line.id))
         return out

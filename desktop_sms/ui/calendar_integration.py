@@ -95,7 +95,10 @@ class CalendarIntegration(QObject):
         item = calendar.get(item_id) if item_id is not None else None
         dialog = CalendarItemDialog(calendar, self._services.matters, self._actor,
                                     self._services.users.list(), kind=kind, matter_id=matter_id,
-                                    item=item, parent=parent or self._window)
+                                    item=item, parent=parent or self._window,
+                                    client_reminders=self._services.client_reminders,
+                                    template_names=[t.name for t in
+                                                    self._services.templates.list()])
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(lambda _id: self.changed.emit())
         self.dialog = dialog
