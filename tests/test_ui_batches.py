@@ -122,3 +122,50 @@ def test_preferences_templates_page_saves_and_refuses(qtbot: QtBot, ui_office: O
     assert [t.name for t in ui_office.services.templates.list()] == ["Closed"]
     assert page.list.count() == 1
     dialog.close()
+
+
+def test_the_event_dialog_sets_client_reminders_and_shows_their_status(
+        qtbot: QtBot, ui_office: Office, window: MainWindow) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from desktop_sms.ui.calendar_integration import CalendarIntegration
+
+    ny = ZoneInfo("America/New_York")
+    svc = ui_office.services
+    svc.calendar.tz = ny
+    svc.templates.save(ui_office.admin, "Hearing", "Hearing {event_date} {event_time}, "
+                                                   "{client_first_name}.")
+    integration = window.findChild(CalendarIntegration)
+    assert integration is not None
+    view = window.open_matter(ui_office.matter_id)
+    qtbot.waitExposed(view)
+    view.add_event_action.trigger()
+    dialog = integration.dialog
+    assert dialog is not None and dialog.client_offsets_edit.isVisible()
+    qtbot.keyClicks(dialog.title_edit, "Hearing")
+    dialog.set_start(datetime(2026, 3, 4, 9, 30, tzinfo=ny))
+    dialog.client_template_combo.setCurrentIndex(1)
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    dialog.client_offsets_edit.setText("soon")
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "not a reminder offset" in dialog.error.text()
+    assert svc.calendar.for_matter(ui_office.matter_id) == []  # nothing stored
+    dialog.client_offsets_edit.setText("1d,2h")
+    with qtbot.waitSignal(dialog.saved) as saved:
+        qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    item_id = saved.args[0]
+    lines = svc.client_reminders.for_item(item_id)
+    assert [(x.description, x.status) for x in lines] == [("1 day before", "scheduled"),
+                                                          ("2 hours before", "scheduled")]
+    with svc.db.session() as s:
+        bodies = set(s.scalars(select(OutboundMessage.body)))
+    assert bodies == {"Hearing Wed Mar 4 9:30 AM, Maria."}
+
+    edit = integration.open_item_dialog(item_id=item_id)
+    assert edit.client_offsets_edit.text() == "1d,2h"
+    assert edit.client_status.text().splitlines() == [
+        "Client reminder 1 day before: scheduled", "Client reminder 2 hours before: scheduled"]
+    edit.close()
