@@ -164,6 +164,16 @@ def test_the_event_dialog_sets_client_reminders_and_shows_their_status(
         bodies = set(s.scalars(select(OutboundMessage.body)))
     assert bodies == {"Hearing Wed Mar 4 9:30 AM, Maria."}
 
+    # The case's Tasks & events tab lists them with their status.
+    tab = view.tab("Tasks & events")
+    assert tab is not None
+    tab.refresh()  # type: ignore[attr-defined]
+    tree = tab.tree  # type: ignore[attr-defined]
+    top = tree.topLevelItem(0)
+    children = [(top.child(i).text(1), top.child(i).text(3)) for i in range(top.childCount())]
+    assert ("Client reminder 1 day before", "scheduled") in children
+    assert ("Client reminder 2 hours before", "scheduled") in children
+
     edit = integration.open_item_dialog(item_id=item_id)
     assert edit.client_offsets_edit.text() == "1d,2h"
     assert edit.client_status.text().splitlines() == [

@@ -274,14 +274,20 @@ class ClientReminderService:
     # --- reading ------------------------------------------------------------------------
     def for_item(self, item_id: int) -> list[ClientReminderLine]:
         """The item's client reminders, soonest first, with their texts' status."""
+        return self.for_items([item_id]).get(item_id, [])
+
+    def for_items(self, item_ids: Sequence[int]) -> dict[int, list[ClientReminderLine]]:
+        """Client reminders of several items (one query), by item id; replaced ones omitted."""
+        if not item_ids:
+            return {}
         with self.db.session() as s:
             rows = s.execute(
                 select(ClientReminder, OutboundMessage.state, OutboundMessage.send_at,
                        OutboundMessage.error_message)
                 .outerjoin(OutboundMessage, OutboundMessage.id == ClientReminder.outbound_id)
-                .where(ClientReminder.item_id == item_id)
+                .where(ClientReminder.item_id.in_(list(item_ids)))
                 .order_by(ClientReminder.id)).all()
-        out: list[ClientReminderLine] = []
+        by_item: dict[int, list[ClientReminderLine]] = {}
         for r, state, send_at, error in rows:
             spec = ReminderSpec(r.offset_minutes, r.fixed_at)
             if r.state == "skipped":
@@ -291,12 +297,14 @@ class ClientReminderService:
             else:
                 status, detail = state or r.state, (error or "") if state in (
                     "failed", "undelivered", "missed") else ""
-            out.append(ClientReminderLine(r.id, describe_offset(spec, self.tz),
-                                          send_at if r.outbound_id else None, status, detail,
-                                          r.outbound_id, r.offset_minutes, r.template_body))
-        out.sort(key=lambda line: (line.remind_at is None, line.remind_at or datetime.max.replace(
-            tzinfo=self.clock().tzinfo), line.id))
-        return out
+            by_item.setdefault(r.item_id, []).append(ClientReminderLine(
+                r.id, describe_offset(spec, self.tz), send_at if r.outbound_id else None,
+                status, detail, r.outbound_id, r.offset_minutes, r.template_body))
+        for lines in by_item.values():
+            lines.sort(key=lambda line: (line.remind_at is None,
+                                         line.remind_at.timestamp() if line.remind_at else 0.0,
+                                         line.id))
+        return by_item
 
     def for_matter(self, matter_id: int) -> dict[int, list[ClientReminderLine]]:
         """Client reminders of every live item of a case, by item id."""
