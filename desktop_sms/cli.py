@@ -341,8 +341,8 @@ def add_bulk_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _fill_for_case(services: Services, actor: Actor, matter_id: int, template: str) -> str:
     preview = services.batches.preview(actor, [matter_id], template_name=template)
     r = preview.recipients[0]
-    if r.reason:
-        raise CliError(f"The template can't be sent to case {r.case_number}: {r.reason}.")
+    if r.fill_reason:  # consent, number and opt-out are checked by the send itself
+        raise CliError(f"The template can't be sent to case {r.case_number}: {r.fill_reason}.")
     return r.text
 
 
