@@ -21,6 +21,7 @@ from desktop_sms.services.batches import BatchProgress
 from desktop_sms.services.container import Services
 from desktop_sms.ui.dialogs.batch_dialog import BatchDialog
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 from desktop_sms.ui.windows.main_window import MainWindow
 
@@ -69,6 +70,8 @@ class BatchesPanel(QGroupBox):
                         on_failure=lambda exc: self.error.show_error(str(exc)))
 
     def _loaded(self, rows: Any) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         current = self.list.currentRow()
         self.rows = list(rows)
         self.list.clear()
@@ -93,6 +96,8 @@ class BatchesPanel(QGroupBox):
                         on_failure=lambda exc: self.error.show_error(str(exc)))
 
     def _changed(self) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         window = self.window()
         if isinstance(window, MainWindow):
             window.background.outbound_changed.emit()

@@ -36,6 +36,7 @@ from desktop_sms.services.common import Actor
 from desktop_sms.services.container import Services
 from desktop_sms.ui.dialogs.compose_dialog import from_qdatetime, to_qdatetime
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 TYPED = "(none: type the text)"
@@ -146,11 +147,15 @@ class BatchDialog(QDialog):
 
     # --- input -------------------------------------------------------------------------
     def _templates_loaded(self, rows: Any) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         for row in rows:
             self.template_combo.addItem(row.name, row.name)
         self.templates_loaded.emit()
 
     def _scope_loaded(self, rows: Any) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         self.matter_ids = [r.id for r in rows]
         self._show_scope()
 
@@ -187,6 +192,8 @@ class BatchDialog(QDialog):
                         on_success=self._show_preview, on_failure=self._failed)
 
     def _show_preview(self, preview: Any) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         self.preview = preview
         going, skipped = preview.sending, preview.skipped
         self.sending_table.setRowCount(len(going))
@@ -214,10 +221,14 @@ class BatchDialog(QDialog):
                         on_success=self._sent, on_failure=self._failed)
 
     def _sent(self, result: Any) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         assert isinstance(result, BatchResult)
         self.batch_sent.emit(result)
         self.accept()
 
     def _failed(self, exc: BaseException) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         self.error.show_error(str(exc))
         self.send_button.setEnabled(self.preview is not None)

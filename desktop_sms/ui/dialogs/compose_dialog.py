@@ -38,6 +38,7 @@ from desktop_sms.services.container import Services
 from desktop_sms.services.matters import MatterDetail
 from desktop_sms.services.outbound import MIN_SCHEDULE_AHEAD, ConsentRequired, OptedOutNumber
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 NO_ATTACHMENTS = "Images and documents can't be sent; clients can send them to you"
@@ -275,13 +276,19 @@ class ComposeDialog(QDialog):
         self._body_changed()
         self.body_edit.setFocus()
         self._runner.run(services.templates.list, on_success=self._templates_loaded,
-                         on_failure=lambda exc: self.template_error.show_error(str(exc)))
+                         on_failure=self._templates_failed)
 
     # --- templates -----------------------------------------------------------------------
     def _templates_loaded(self, rows: object) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         for row in rows:  # type: ignore[attr-defined]
             self.template_combo.addItem(row.name, row.name)
         self.templates_loaded.emit()
+
+    def _templates_failed(self, exc: BaseException) -> None:
+        if widget_alive(self):
+            self.template_error.show_error(str(exc))
 
     def _template_picked(self, index: int) -> None:
         name = self.template_combo.itemData(index)
@@ -293,6 +300,8 @@ class ComposeDialog(QDialog):
                          on_failure=self._template_failed)
 
     def _template_filled(self, preview: object) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         recipient = preview.recipients[0]  # type: ignore[attr-defined]
         if recipient.fill_reason:
             self.template_error.show_error(
@@ -303,6 +312,8 @@ class ComposeDialog(QDialog):
         self.template_applied.emit(True)
 
     def _template_failed(self, exc: BaseException) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         self.template_error.show_error(str(exc))
         self.template_applied.emit(False)
 

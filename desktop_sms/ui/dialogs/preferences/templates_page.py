@@ -25,6 +25,7 @@ from desktop_sms.services.settings import SettingsService
 from desktop_sms.services.templates import TemplateRow, TemplateService
 from desktop_sms.ui.dialogs.preferences.base import SettingsPage, note_label
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 FIELDS_NOTE = "Merge fields: " + ", ".join("{" + f + "}" for f in FIELDS) + "."
@@ -113,6 +114,8 @@ class TemplatesPage(SettingsPage):
                         on_failure=self._failed)
 
     def _templates_arrived(self, rows: Any) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         self.rows = list(rows)
         selected = self.name_edit.text().strip()
         self.list.blockSignals(True)
@@ -126,6 +129,8 @@ class TemplatesPage(SettingsPage):
         self.templates_changed.emit()
 
     def _failed(self, exc: BaseException) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
         self.template_error.show_error(str(exc))
 
     def _show_row(self, index: int) -> None:
@@ -149,12 +154,21 @@ class TemplatesPage(SettingsPage):
         self.template_error.show_error(None)
         self.runner.run(self.templates.save, self.actor, self.name_edit.text(),
                         self.body_edit.toPlainText(), self._current_id(),
-                        on_success=lambda _id: self.reload(), on_failure=self._failed)
+                        on_success=self._saved_one, on_failure=self._failed)
+
+    def _saved_one(self, _template_id: object) -> None:
+        if widget_alive(self):
+            self.reload()
 
     def delete_template(self) -> None:
         template_id = self._current_id()
         if template_id is None:
             return
         self.runner.run(self.templates.delete, self.actor, template_id,
-                        on_success=lambda _r: (self._new(), self.reload()),
-                        on_failure=self._failed)
+                        on_success=self._deleted, on_failure=self._failed)
+
+    def _deleted(self, _result: object) -> None:
+        if not widget_alive(self):  # closed before the answer came
+            return
+        self._new()
+        self.reload()
