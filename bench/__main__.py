@@ -14,11 +14,12 @@ from typing import Any
 
 from bench.common import SIZES, Figure, machine
 from bench.datagen import BenchData, postgres_bench_db, sqlite_bench_db
+from bench.measure_bulk import measure_bulk
 from bench.measure_flow import measure_dispatch, measure_ingest
 from bench.measure_gui import measure_caselist, measure_cold_start, measure_stall
 from bench.measure_match import measure_match
 
-PARTS = ("match", "ingest", "dispatch", "caselist", "stall", "coldstart")
+PARTS = ("match", "ingest", "dispatch", "bulk", "caselist", "stall", "coldstart")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             run("match", lambda: measure_match(pg, prefix="pg.", log=log))
         run("ingest", lambda: measure_ingest(data, workdir, args.profile, log))
         run("dispatch", lambda: measure_dispatch(data, workdir, args.profile, log))
+        run("bulk", lambda: measure_bulk(data, log))
         run("caselist", lambda: measure_caselist(data, log))
         run("stall", lambda: measure_stall(data, log))
         run("coldstart", lambda: measure_cold_start(data, log))

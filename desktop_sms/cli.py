@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     snd = sub.add_parser("send", help="send a text now or schedule it")
     snd.add_argument("--case", required=True, metavar="NUMBER")
-    snd.add_argument("--body", required=True)
+    snd_text = snd.add_mutually_exclusive_group(required=True)
+    snd_text.add_argument("--body")
+    snd_text.add_argument("--template", metavar="NAME", help="fill this template for the case")
     snd.add_argument("--to", metavar="PHONE", help="default: the client's mobile")
     snd.add_argument("--at", metavar="ISO-8601", help="schedule for this time (local time "
                      "unless it carries an offset)")
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     poll = sub.add_parser("poll", help="pull inbound messages and status changes")
     poll.add_argument("--once", action="store_true", required=True)
+
+    add_bulk_commands(sub)
 
     sandbox = sub.add_parser("sandbox-server", help="run the Twilio-compatible local server")
     sandbox.add_argument("--port", type=int, default=8099)
@@ -271,6 +275,8 @@ def cmd_send(args: argparse.Namespace) -> int:
             raise CliError(f"Case {matter.case_number} has no mobile number; give one with --to.")
         when = _parse_when(args.at) if args.at else None
         body = args.body
+        if args.template is not None:
+            body = _fill_for_case(services, actor, matter.id, args.template)
         if args.plain_quotes:
             from desktop_sms.domain.segments import plain_quotes, smart_characters
 
@@ -374,7 +380,143 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_gui(db_url=args.db, demo=args.demo, smoke=args.smoke, as_user=args.as_user)
 
 
+# --- templates, texts to many clients, client reminders (docs/templates.md) -------------------
+
+def add_bulk_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`templates add|list`, `bulk-send`, `events add`."""
+    tpl = sub.add_parser("templates", help="message templates with merge fields")
+    tpl_sub = tpl.add_subparsers(dest="templates_command", required=True)
+    tadd = tpl_sub.add_parser("add", help="add a template (or change the one with that name)")
+    tadd.add_argument("name")
+    tadd.add_argument("--body", required=True)
+    tlist = tpl_sub.add_parser("list", help="list templates")
+    tlist.add_argument("--json", action="store_true")
+
+    bulk = sub.add_parser("bulk-send", help="text many clients at once")
+    which = bulk.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cases", metavar="N1,N2,…", help="case numbers, comma-separated")
+    which.add_argument("--filter", metavar="TEXT", help="every case the case list's filter finds")
+    what = bulk.add_mutually_exclusive_group(required=True)
+    what.add_argument("--template", metavar="NAME")
+    what.add_argument("--body")
+    bulk.add_argument("--at", metavar="ISO-8601", help="schedule for this time")
+    bulk.add_argument("--json", action="store_true")
+
+    ev = sub.add_parser("events", help="calendar events")
+    ev_sub = ev.add_subparsers(dest="events_command", required=True)
+    eadd = ev_sub.add_parser("add", help="add an event on a case")
+    eadd.add_argument("--case", required=True, metavar="NUMBER")
+    eadd.add_argument("--title", required=True)
+    eadd.add_argument("--at", required=True, metavar="ISO-8601")
+    eadd.add_argument("--place")
+    eadd.add_argument("--minutes", type=int, default=60, help="length (default 60)")
+    eadd.add_argument("--remind-client", metavar="1d,2h",
+                      help="texts to the client this long before (d, h, m)")
+    eadd.add_argument("--template", metavar="NAME", help="the reminder's template")
+
+
+def _fill_for_case(services: Services, actor: Actor, matter_id: int, template: str) -> str:
+    preview = services.batches.preview(actor, [matter_id], template_name=template)
+    r = preview.recipients[0]
+    if r.fill_reason:  # consent, number and opt-out are checked by the send itself
+        raise CliError(f"The template can't be sent to case {r.case_number}: {r.fill_reason}.")
+    return r.text
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        if args.templates_command == "list":
+            rows = services.templates.list()
+            if args.json:
+                print(json.dumps([{"id": t.id, "name": t.name, "body": t.body,
+                                   "fields": t.fields} for t in rows], ensure_ascii=False,
+                                 indent=1))
+            else:
+                for t in rows:
+                    print(f"{t.name}\t{t.body.replace(chr(10), ' ')}")
+            return 0
+        actor = acting_user(services, args)
+        existing = {t.name: t.id for t in services.templates.list()}
+        name = " ".join(args.name.split())
+        services.templates.save(actor, name, args.body, existing.get(name))
+        print(f"template '{name}' saved")
+        return 0
+    finally:
+        services.close()
+
+
+def cmd_bulk_send(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        actor = acting_user(services, args)
+        if args.cases is not None:
+            numbers = [n.strip() for n in args.cases.split(",") if n.strip()]
+            ids = [services.matters.by_number(n).id for n in numbers]
+        else:
+            ids = [m.id for m in services.matters.page(args.filter, limit=5000)]
+            if not ids:
+                raise CliError(f"No case matches '{args.filter}'.")
+        when = _parse_when(args.at) if args.at else None
+        result = services.batches.send(actor, ids, body=args.body, template_name=args.template,
+                                       send_at=when)
+        rows = [{"case": line.case, "to": line.to, "status": line.status,
+                 "reason": line.reason,
+                 "message_id": f"out-{line.message_id}" if line.message_id else None}
+                for line in result.lines]
+        if args.json:
+            print(json.dumps({"batch_id": result.batch_id, "recipients": rows},
+                             ensure_ascii=False, indent=1))
+        else:
+            for r in rows:
+                print(f"{r['case']}\t{r['to']}\t{r['status']}\t{r['reason'] or '-'}\t"
+                      f"{r['message_id'] or '-'}")
+        return 0
+    finally:
+        services.close()
+
+
+def _offsets(text: str) -> list[int]:
+    """'1d,2h,30m' → minutes; CliError with a sentence for anything else."""
+    from desktop_sms.domain.templates import parse_offsets
+
+    try:
+        return parse_offsets(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from desktop_sms.services.client_reminders import ClientReminderSpec
+
+    services = _open(args)
+    try:
+        actor = acting_user(services, args)
+        matter = services.matters.by_number(args.case)
+        starts = _parse_when(args.at)
+        item_id = services.calendar.create_event(
+            actor, args.title, starts, starts + timedelta(minutes=max(1, args.minutes)),
+            matter_id=matter.id, location=args.place)
+        print(f"event {item_id} added")
+        if args.remind_client:
+            body = (services.templates.by_name(args.template).body if args.template
+                    else None)
+            specs = [ClientReminderSpec(offset_minutes=m) for m in _offsets(args.remind_client)]
+            for line in services.client_reminders.set_for_item(actor, item_id, specs, body):
+                print(f"client reminder {line.description}\t{line.status}\t"
+                      f"{line.detail or '-'}\t"
+                      f"{('out-' + str(line.outbound_id)) if line.outbound_id else '-'}")
+        return 0
+    finally:
+        services.close()
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "templates": cmd_templates,
+    "bulk-send": cmd_bulk_send,
+    "events": cmd_events,
     "gui": cmd_gui,
     "import-cases": cmd_import_cases,
     "users": cmd_users,

@@ -188,6 +188,9 @@ class OutboundMessage(Base):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     canceled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # One text of a batch to many clients (Text selected…, bulk-send); null for single texts.
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_batches.id", ondelete="SET NULL"), index=True)
 
     matter: Mapped[Matter | None] = relationship(foreign_keys=[matter_id])
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
@@ -465,3 +468,51 @@ def _refresh_matter_keys(mapper: Any, connection: Any, target: Matter) -> None:
 
     target.mobile_key = line_key(target.mobile_e164) if target.mobile_e164 else None
     target.home_key = line_key(target.home_e164) if target.home_e164 else None
+
+
+class MessageTemplate(Base):
+    """A reusable text with merge fields such as {client_first_name} (docs/templates.md)."""
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class OutboundBatch(Base):
+    """One text to many clients; each recipient has its own outbound_messages row."""
+
+    __tablename__ = "outbound_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    template_name: Mapped[str | None] = mapped_column(String(80))
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the first text is due
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)  # texts written
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # recipients left out, with reasons
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    canceled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ClientReminder(Base):
+    """A reminder text to the client of a task or event's matter; its text is a scheduled
+    outbound message (moved with the item, canceled with it)."""
+
+    __tablename__ = "client_reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("calendar_items.id", ondelete="CASCADE"), index=True)
+    offset_minutes: Mapped[int | None] = mapped_column(Integer)
+    fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    template_body: Mapped[str] = mapped_column(Text)
+    # scheduled (its text waits in outbound_messages) / skipped (with detail) / canceled
+    state: Mapped[str] = mapped_column(String(12), default="scheduled")
+    detail: Mapped[str | None] = mapped_column(String(200))
+    outbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="SET NULL"))

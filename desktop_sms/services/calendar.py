@@ -246,6 +246,12 @@ class CalendarService:
         self.desktop_id = desktop_id or new_desktop_id()
         self.lease = lease
         self._listeners: list[Callable[[], None]] = []
+        # Called inside update/delete's transaction: (session, actor, item, "update"|"delete").
+        self._item_hooks: list[Callable[[Session, Actor, CalendarItem, str], None]] = []
+
+    def add_item_hook(self, hook: Callable[[Session, Actor, CalendarItem, str], None]) -> None:
+        """Run `hook` in the same transaction when an item is updated (moved) or deleted."""
+        self._item_hooks.append(hook)
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Called after an item is saved or deleted (the alarm clock and the views listen)."""
@@ -353,6 +359,8 @@ class CalendarService:
                 for user_id in added_users:
                     self._ensure_delivery(s, reminder.id, user_id, remind_at, now)
             s.flush()
+            for hook in list(self._item_hooks):
+                hook(s, actor, item, "update")
             verb = "move" if moved else "update"
             audit.record(s, actor, f"calendar.{clean.kind}.{verb}", now,
                          target_type="calendar_item", target_id=item_id,
@@ -366,6 +374,8 @@ class CalendarService:
             item = self._live_item(s, item_id)
             item.deleted_at = now
             self._withdraw(s, actor, [r.id for r in item.reminders], None, CANCELED_DELETED, now)
+            for hook in list(self._item_hooks):
+                hook(s, actor, item, "delete")
             audit.record(s, actor, f"calendar.{item.kind}.delete", now,
                          target_type="calendar_item", target_id=item_id,
                          detail=f"'{item.title}' at {item.starts_at.isoformat()}")

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from desktop_sms.db.database import Database
 from desktop_sms.services.audit import AuditService
+from desktop_sms.services.batches import BatchService
 from desktop_sms.services.calendar import CalendarService
+from desktop_sms.services.client_reminders import ClientReminderService
 from desktop_sms.services.common import Clock, utcnow
 from desktop_sms.services.credentials import CredentialStore, KeyringCredentialStore
 from desktop_sms.services.dispatcher import Dispatcher
@@ -17,6 +19,7 @@ from desktop_sms.services.outbound import OutboundService
 from desktop_sms.services.poller import InboundServices, Poller, build_inbound_services
 from desktop_sms.services.provider_factory import ProviderFactory
 from desktop_sms.services.settings import SettingsService
+from desktop_sms.services.templates import TemplateService
 from desktop_sms.services.users import UserService
 
 
@@ -39,6 +42,9 @@ class Services:
     inbound: InboundServices
     poller: Poller
     held: HeldTexts
+    templates: TemplateService
+    batches: BatchService
+    client_reminders: ClientReminderService
 
     def close(self) -> None:
         """Stop what the services started (the in-process sandbox) and close the database."""
@@ -64,9 +70,14 @@ def build_services(db: Database, clock: Clock = utcnow,
     outbound.held_cancel = held.cancel_one
     poller = inbound.poller(providers)
     poller.held = held
+    templates = TemplateService(db, settings, clock)
+    batches = BatchService(db, settings, outbound, templates, clock, tz=calendar.tz)
+    client_reminders = ClientReminderService(db, settings, templates, calendar, clock)
+    calendar.add_item_hook(client_reminders.on_item_changed)
     return Services(db=db, clock=clock, settings=settings,
                     users=UserService(db, clock, region, settings),
                     matters=matters, importer=CaseImporter(matters), audit=AuditService(db),
                     credentials=credentials, providers=providers, outbound=outbound,
                     dispatcher=dispatcher, calendar=calendar, inbound=inbound,
-                    poller=poller, held=held)
+                    poller=poller, held=held, templates=templates, batches=batches,
+                    client_reminders=client_reminders)

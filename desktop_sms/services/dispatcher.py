@@ -34,6 +34,7 @@ from desktop_sms.providers.base import (
 )
 from desktop_sms.services.common import Clock, utcnow
 from desktop_sms.services.outbound import record_opt_out
+from desktop_sms.services.pacing import Pacer
 from desktop_sms.services.settings import SettingsService
 
 if TYPE_CHECKING:
@@ -123,8 +124,10 @@ class Dispatcher:
                  provider_factory: Callable[[], SmsProvider], clock: Clock = utcnow,
                  desktop_id: str | None = None, lease: timedelta = DEFAULT_LEASE,
                  max_attempts: int = MAX_ATTEMPTS, rng: random.Random | None = None,
-                 workers: int = SEND_WORKERS) -> None:
+                 workers: int = SEND_WORKERS, pacer: Pacer | None = None) -> None:
         self.db = db
+        # Never faster than max_messages_per_second across the send pool (read once per run).
+        self.pacer = pacer or Pacer()
         self.settings = settings
         self.provider_factory = provider_factory
         self.clock = clock
@@ -184,6 +187,7 @@ class Dispatcher:
         self._reconcile_expired_leases(now, report)
         service_sid = str(self.settings.get("messaging_service_sid") or "") or None
         self._hold_at_provider(report, service_sid)
+        chunk = self._paced_chunk()
         pool: ThreadPoolExecutor | None = None
         try:
             while True:
@@ -191,8 +195,8 @@ class Dispatcher:
                 if not ids:
                     break
                 progressed = False
-                for start in range(0, len(ids), CLAIM_CHUNK):
-                    claimed = self._claim_batch(ids[start:start + CLAIM_CHUNK], report)
+                for start in range(0, len(ids), chunk):
+                    claimed = self._claim_batch(ids[start:start + chunk], report)
                     if not claimed:
                         continue
                     progressed = True
@@ -205,6 +209,13 @@ class Dispatcher:
             if pool is not None:
                 pool.shutdown(wait=True)
         return report
+
+    def _paced_chunk(self) -> int:
+        """Set the pace from the settings; a slow pace claims fewer texts at a time, so a
+        chunk is sent well inside its lease."""
+        self.pacer.rate = float(self.settings.get("max_messages_per_second"))
+        usable = (self.lease - LEASE_MARGIN).total_seconds() / 2
+        return max(1, min(CLAIM_CHUNK, int(self.pacer.rate * usable)))
 
     def next_wakeup(self) -> datetime | None:
         """When the next message falls due here: a schedule, a retry, or a lease running out."""
@@ -366,6 +377,7 @@ class Dispatcher:
     def _send_one(self, c: _Claimed, service_sid: str | None,
                   provider: Callable[[], SmsProvider]) -> _Outcome:
         """Call the provider for one claimed message; never raises."""
+        self.pacer.wait_turn()
         if self.clock() >= c.lease_until - min(LEASE_MARGIN, self.lease / 4):
             # Another desktop may take the row over when the lease ends; sending now could send
             # it twice. Reconciliation after the lease settles it (found → sent, else queued).

@@ -87,6 +87,24 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _rate(raw: str) -> float:
+    """Texts per second: Twilio queues 1/s per long code, more for a number pool."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number such as 1 or 0.5") from None
+    if not 0.1 <= value <= 1000:
+        raise ValueError("must be between 0.1 and 1000")
+    return value
+
+
+def _quiet_window(raw: str) -> str:
+    from desktop_sms.domain.quiet_window import parse_window
+
+    parse_window(raw)
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class SettingDef:
     """A setting's key, default and parser; the parser raises ValueError with a reason."""
@@ -119,6 +137,10 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("hold_min_lead_minutes", "15", _int_at_least(5),
                "Minimum lead for texts held by Twilio (minutes)"),
     SettingDef("setup_code_hours", "72", _int_at_least(1), "Setup codes expire after (hours)"),
+    SettingDef("max_messages_per_second", "1", _rate, "Texts per second at most"),
+    SettingDef("office_name", "", _text, "Office name (for templates)"),
+    SettingDef("client_quiet_hours", "", _quiet_window,
+               "Quiet hours for batches and client reminders (e.g. 21:00-08:00)"),
 ]}
 
 

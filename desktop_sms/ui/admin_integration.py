@@ -89,7 +89,7 @@ class AdminIntegration(QObject):
         services = self.window.services
         dialog = PreferencesDialog(services.settings, services.users, services.credentials,
                                    self.window.actor, self.window.runner, services.db.url,
-                                   parent=self.window)
+                                   parent=self.window, templates=services.templates)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(self._forget_preferences)
         self.preferences = dialog

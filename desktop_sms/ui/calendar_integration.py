@@ -40,6 +40,7 @@ class CalendarIntegration(QObject):
         self._runner = runner
         self.dialog: CalendarItemDialog | None = None
         self.page = CalendarPage(services.calendar, actor)
+        self.page.tree.client_lines = services.client_reminders.for_items
         self.page.add_requested.connect(lambda kind: self.open_item_dialog(kind, parent=window))
         self.page.edit_requested.connect(
             lambda item_id: self.open_item_dialog(item_id=item_id, parent=window))
@@ -62,6 +63,7 @@ class CalendarIntegration(QObject):
     def build_matter_tab(self, matter_id: int, parent: QWidget | None = None) -> MatterCalendarTab:
         """The Tasks & events tab of a matter (Add / Edit / Delete over its items)."""
         tab = MatterCalendarTab(self._services.calendar, self._actor, matter_id, parent)
+        tab.tree.client_lines = self._services.client_reminders.for_items
         tab.add_requested.connect(
             lambda kind: self.open_item_dialog(kind, matter_id=matter_id, parent=tab.window()))
         tab.edit_requested.connect(
@@ -95,7 +97,10 @@ class CalendarIntegration(QObject):
         item = calendar.get(item_id) if item_id is not None else None
         dialog = CalendarItemDialog(calendar, self._services.matters, self._actor,
                                     self._services.users.list(), kind=kind, matter_id=matter_id,
-                                    item=item, parent=parent or self._window)
+                                    item=item, parent=parent or self._window,
+                                    client_reminders=self._services.client_reminders,
+                                    template_names=[t.name for t in
+                                                    self._services.templates.list()])
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(lambda _id: self.changed.emit())
         self.dialog = dialog

@@ -53,6 +53,10 @@ class OutboundUi(QObject):
         for view in window.matter_views():
             self.connect_matter_view(view)
 
+        from desktop_sms.ui.bulk_integration import install_bulk
+
+        self.bulk = install_bulk(window, self.queue_page)  # Text selected…, batches
+
     # --- compose -------------------------------------------------------------------------
     def connect_matter_view(self, view: MatterView) -> None:
         """Actions → Send SMS… on this matter opens the compose dialog."""

@@ -87,6 +87,8 @@ def make_office(db: Database, server: SandboxServer, provider: Callable[[], SmsP
     staff = services.users.add(admin, "pat", "Pat Paralegal", mobile="+12125550191",
                                password="password1").actor()
     services.settings.set(admin, "office_numbers", OFFICE)
+    # Tests that aren't about pacing send as fast as the local server answers.
+    services.settings.set(admin, "max_messages_per_second", "1000")
     matter_id = services.matters.save(admin, MatterInput(
         "25-000001", "Maria Garcia", "intake", mobile="(212) 555-0123",
         intake_date=date(2026, 1, 5), primary_username="pat"))

@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_sms.domain.reminders import UNITS, ReminderSpec
+from desktop_sms.domain.templates import format_offsets, parse_offsets
 from desktop_sms.services.calendar import CalendarItemInput, CalendarItemView, CalendarService
+from desktop_sms.services.client_reminders import ClientReminderService
 from desktop_sms.services.common import Actor, ServiceError, ValidationError
 from desktop_sms.services.matters import MatterService
 from desktop_sms.services.users import UserInfo
@@ -126,8 +128,11 @@ class CalendarItemDialog(QDialog):
 
     def __init__(self, calendar: CalendarService, matters: MatterService, actor: Actor,
                  users: list[UserInfo], *, kind: str = "task", matter_id: int | None = None,
-                 item: CalendarItemView | None = None, parent: QWidget | None = None) -> None:
+                 item: CalendarItemView | None = None, parent: QWidget | None = None,
+                 client_reminders: ClientReminderService | None = None,
+                 template_names: list[str] | None = None) -> None:
         super().__init__(parent)
+        self._client_reminders = client_reminders
         self._calendar = calendar
         self._matters = matters
         self._actor = actor
@@ -196,6 +201,7 @@ class CalendarItemDialog(QDialog):
             form.addRow("&Location", self.location_edit)
         form.addRow("&Attendees", self.attendee_list)
         form.addRow("Text reminders", reminders_widget)
+        self._build_client_reminders(form, item, template_names or [])
         hint = QLabel("Each attendee gets a text on the mobile number of their profile.")
         hint.setWordWrap(True)
 
@@ -254,6 +260,7 @@ class CalendarItemDialog(QDialog):
         """Save through the service; on a refusal keep the dialog open and say why."""
         try:
             data = self.form_input()
+            self._client_specs(data.matter_id)  # refused before anything is stored
             if self._item is None:
                 item_id = self._calendar.create(self._actor, data)
             else:
@@ -262,10 +269,72 @@ class CalendarItemDialog(QDialog):
         except ServiceError as exc:
             self.error.show_error(str(exc))
             return
+        self._save_client_reminders(item_id)
         self.error.show_error(None)
         self.saved_item_id = item_id
         self.saved.emit(item_id)
         self.accept()
+
+    # --- reminders to the client (docs/templates.md) -----------------------------------
+    def _build_client_reminders(self, form: QFormLayout, item: CalendarItemView | None,
+                                template_names: list[str]) -> None:
+        self.client_offsets_edit = QLineEdit()
+        self.client_offsets_edit.setAccessibleName("Remind the client")
+        self.client_offsets_edit.setPlaceholderText("e.g. 1d,2h before (blank: none)")
+        self.client_template_combo = QComboBox()
+        self.client_template_combo.setAccessibleName("Client reminder template")
+        self.client_template_combo.addItem("(standard reminder)", None)
+        for name in template_names:
+            self.client_template_combo.addItem(name, name)
+        self.client_status = QLabel()
+        self.client_status.setObjectName("clientReminderStatus")
+        self.client_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.client_status.setWordWrap(True)
+        self._loaded_client: tuple[str, str | None] = ("", None)
+        if self._client_reminders is None:
+            return
+        row = QHBoxLayout()
+        row.addWidget(self.client_offsets_edit, 1)
+        row.addWidget(self.client_template_combo)
+        form.addRow("Remind the &client", row)
+        form.addRow("", self.client_status)
+        if item is not None:
+            lines = self._client_reminders.for_item(item.id)
+            live = [x for x in lines if x.status != "canceled"]
+            self.client_offsets_edit.setText(format_offsets(
+                [x.offset_minutes for x in live if x.offset_minutes is not None]))
+            self.client_status.setText("\n".join(x.label for x in lines))
+            self._loaded_client = (self.client_offsets_edit.text().strip(), None)
+
+    def _client_specs(self, matter_id: int | None) -> list[ReminderSpec] | None:
+        """The client reminders asked for; None when they are unchanged (kept as they are)."""
+        if self._client_reminders is None:
+            return None
+        text = self.client_offsets_edit.text().strip()
+        template = self.client_template_combo.currentData()
+        if (text, template) == self._loaded_client:
+            return None
+        try:
+            minutes = parse_offsets(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        if minutes and matter_id is None:
+            raise ValidationError("Reminders to the client need a case: fill in the case.")
+        return [ReminderSpec(offset_minutes=m) for m in minutes]
+
+    def _save_client_reminders(self, item_id: int) -> None:
+        if self._client_reminders is None:
+            return
+        specs = self._client_specs(self._resolve_matter())
+        if specs is None:
+            return
+        template = self.client_template_combo.currentData()
+        body = (self._client_reminders.templates.by_name(str(template)).body
+                if template is not None else None)
+        try:
+            self._client_reminders.set_for_item(self._actor, item_id, specs, body)
+        except ServiceError as exc:
+            self.error.show_error(f"Saved, but the reminders to the client were not: {exc}")
 
     # --- internals ---------------------------------------------------------------------
     def _default_start(self) -> datetime:

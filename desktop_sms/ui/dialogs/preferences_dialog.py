@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from desktop_sms.services.common import Actor
 from desktop_sms.services.credentials import CredentialStore
 from desktop_sms.services.settings import SettingsService
+from desktop_sms.services.templates import TemplateService
 from desktop_sms.services.users import UserService
 from desktop_sms.ui.dialogs.preferences.base import PreferencesPage
 from desktop_sms.ui.dialogs.preferences.database_page import DatabasePage
@@ -39,6 +40,7 @@ from desktop_sms.ui.dialogs.preferences.settings_pages import (
     PollingPage,
 )
 from desktop_sms.ui.dialogs.preferences.telephony_page import TelephonyPage
+from desktop_sms.ui.dialogs.preferences.templates_page import TemplatesPage
 from desktop_sms.ui.dialogs.preferences.users_page import UsersPage
 from desktop_sms.ui.tasks import TaskRunner
 
@@ -53,7 +55,7 @@ class PreferencesDialog(QDialog):
     def __init__(self, settings: SettingsService, users: UserService,
                  credentials: CredentialStore, actor: Actor, runner: TaskRunner,
                  database_url: str, config_file: Path | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, templates: TemplateService | None = None) -> None:
         super().__init__(parent)
         self.actor = actor
         self.setWindowTitle("Preferences")
@@ -71,6 +73,10 @@ class PreferencesDialog(QDialog):
         self.pages: list[PreferencesPage] = [
             self.telephony, self.matching, self.compose, self.case_log, self.alerts,
             self.polling, self.database, self.users]
+        self.templates: TemplatesPage | None = None
+        if templates is not None:
+            self.templates = TemplatesPage(settings, templates, actor, runner)
+            self.pages.append(self.templates)
 
         self.nav = QListWidget()
         self.nav.setObjectName("preferencesNavigation")

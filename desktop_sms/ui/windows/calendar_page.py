@@ -6,7 +6,9 @@ enough: one row per item, one child row per reminder, one grandchild per attende
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
@@ -89,6 +91,8 @@ class CalendarTree(QTreeWidget):
         self.header().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.itemActivated.connect(self._on_activated)
         self.items: list[CalendarItemView] = []
+        # Reminders texted to clients (docs/templates.md): item ids → lines with a `label`.
+        self.client_lines: Callable[[list[int]], dict[int, list[Any]]] | None = None
 
     def set_items(self, items: list[CalendarItemView]) -> None:
         """Show these items (reminders expanded), keeping the selected item selected."""
@@ -96,6 +100,7 @@ class CalendarTree(QTreeWidget):
         self.items = items
         self.clear()
         fmt = self._calendar.format_time
+        client = self.client_lines([i.id for i in items]) if self.client_lines and items else {}
         for item in items:
             when = fmt(item.starts_at)
             if item.ends_at is not None:
@@ -115,6 +120,14 @@ class CalendarTree(QTreeWidget):
                     leaf = _plain_item(["", d.user_name, "", delivery_text(d)])
                     leaf.setData(0, ITEM_ID_ROLE, item.id)
                     child.addChild(leaf)
+                top.addChild(child)
+            for line in client.get(item.id, []):
+                child = _plain_item([fmt(line.remind_at) if line.remind_at else "",
+                                     f"Client reminder {line.description}",
+                                     item.case_number or "",
+                                     f"{line.status}: {line.detail}" if line.detail
+                                     else line.status])
+                child.setData(0, ITEM_ID_ROLE, item.id)
                 top.addChild(child)
             self.addTopLevelItem(top)
             top.setExpanded(True)
