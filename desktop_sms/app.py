@@ -7,6 +7,8 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,7 @@ def start_background(services: Services, window: MainWindow) -> BackgroundWork:
         on_dispatched=bridge.report_dispatch,
         on_polled=bridge.report_poll,
         on_error=bridge.report_error,
+        on_stop=lambda threads: _stop_background(services, threads),
     )
     services.outbound.subscribe(work.wake)
     services.calendar.subscribe(work.wake)
@@ -125,6 +128,14 @@ def start_background(services: Services, window: MainWindow) -> BackgroundWork:
     log.info("start-up: background work started (dispatcher alarm clock, poller every %ss)",
              services.settings.get("poll_interval_seconds"))
     return work
+
+
+def _stop_background(services: Services, threads: Iterable[threading.Thread]) -> None:
+    """At quit: no new sends, and the provider requests of these threads are cut off."""
+    services.dispatcher.stop()
+    provider_module = sys.modules.get("desktop_sms.providers.twilio_provider")
+    if provider_module is not None:  # the twilio client loads only when first needed
+        provider_module.cancel_requests(threads)
 
 
 def _show_poll(window: MainWindow, report: object) -> None:

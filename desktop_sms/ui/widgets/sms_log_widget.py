@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.domain.states import CHECKING, CHECKING_LABEL
 from desktop_sms.services.received import ConversationItem, DocumentInfo, ReceivedLog
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.documents_pane import (
@@ -43,6 +44,7 @@ STATUS_TEXT = {
     "scheduled": "Scheduled", "queued": "Queued", "sending": "Sending", "sent": "Sent",
     "delivered": "Delivered", "undelivered": "Not delivered", "failed": "Failed",
     "canceled": "Canceled", "missed": "Missed", "received": "Received",
+    CHECKING: CHECKING_LABEL,
 }
 
 _BUBBLE_STYLE = {
