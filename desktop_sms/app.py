@@ -16,6 +16,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from sqlalchemy.exc import SQLAlchemyError
 
+from desktop_sms import logging_setup
 from desktop_sms.db.database import Database, open_database
 from desktop_sms.db.migrate import SchemaTooNewError
 from desktop_sms.scheduling.alarm import BackgroundWork
@@ -151,6 +152,7 @@ def _show_poll(window: MainWindow, report: object) -> None:
 def run_gui(db_url: str | None = None, demo: bool = False, smoke: bool = False,
             as_user: str | None = None) -> int:
     """Start the desktop application; returns the process exit status."""
+    logging_setup.install()  # mask every logger's records (docs/logging.md)
     app = _qt_application()
     startup = _Startup()
     try:

@@ -358,14 +358,20 @@ def _optional_text(record: Any, name: str) -> str:
     return value
 
 
-def to_provider_message(record: Any) -> ProviderMessage:
+def to_provider_message(record: Any, raw: Mapping[str, Any] | None = None) -> ProviderMessage:
     """Convert a twilio MessageInstance to a ProviderMessage with UTC datetimes.
 
     Strict: a record without a Twilio SID, with an unknown direction or status, dates that are
-    not dates or counts that are not numbers raises MalformedAnswerError (nothing is ever
+    not dates (checked against `raw`, the record's JSON, when given) or counts that are not
+    numbers raises MalformedAnswerError (nothing is ever
     stored under an invented id such as "None"). Null dates and counts are allowed (Twilio
     leaves date_sent empty while a text is queued).
     """
+    if raw is not None:
+        # The client turns a date it cannot parse into None: check the raw text too.
+        for name in ("date_created", "date_sent", "date_updated"):
+            if raw.get(name) is not None and getattr(record, name, None) is None:
+                raise _bad(f"{name} is not a date")
     sid = getattr(record, "sid", None)
     if not isinstance(sid, str) or not SID_RE.fullmatch(sid):
         raise _bad("a message without a valid sid")
@@ -497,7 +503,7 @@ class TwilioProvider(SmsProvider):
                 for raw in page.load_page(page._payload):
                     try:
                         record = page.get_instance(raw) if isinstance(raw, dict) else None
-                        message = to_provider_message(record)
+                        message = to_provider_message(record, raw)
                     except MalformedAnswerError:
                         skipped += 1
                         continue
@@ -505,8 +511,11 @@ class TwilioProvider(SmsProvider):
                         skipped += 1
                         continue
                     yield message
-                link = page.next_page_url
-                if not link:
+                try:
+                    link = page.next_page_url
+                except Exception:  # e.g. a next_page_uri that is a number
+                    link = 0
+                if link is None or link == "":
                     break
                 if not isinstance(link, str):
                     why = "a next page link that is not a link"
@@ -519,7 +528,11 @@ class TwilioProvider(SmsProvider):
                     break
                 seen.add(link)
                 pages += 1
-                page = self._client.messages.get_page(link)
+                try:
+                    page = self._client.messages.get_page(link)
+                except Exception as exc:
+                    why = self._error(exc).sentence.rstrip(".")
+                    break
         except GeneratorExit:
             raise
         except ListingIncompleteError:

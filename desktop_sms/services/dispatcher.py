@@ -486,7 +486,9 @@ class Dispatcher:
             values.update(state="queued", next_attempt_at=now + timedelta(seconds=delay))
             if exc.ambiguous:
                 # The request may have been accepted: the next attempt looks before sending.
-                values["verify_since"] = now - self.lease - timedelta(minutes=1)
+                # The earliest unknown attempt counts: a later one must not hide it.
+                values["verify_since"] = func.coalesce(
+                    OutboundMessage.verify_since, now - self.lease - timedelta(minutes=1))
         else:
             values.update(state="failed", verify_since=None)
         with self.db.transaction() as s:

@@ -92,7 +92,9 @@ class Recorded:
 class HostileTwilio:
     """The server. Set `pages` for the office's listing and `create_answer` for sends."""
 
-    def __init__(self, host: str = "127.0.0.1", slow_gap: float = 2.0) -> None:
+    def __init__(self, host: str = "127.0.0.1", slow_gap: float = 2.0,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC).replace(microsecond=0))
         self.pages: list[PagePlan] = []
         self.create_answer = "ok"  # one of ANSWERS, or "nosid" / "wrong_types"
         self.create_status = 201
@@ -178,7 +180,8 @@ class HostileTwilio:
         to = (form.get("To") or [""])[0]
         body = (form.get("Body") or [""])[0]
         message = message_json(new_sid(), direction="outbound-api",
-                               from_=(form.get("From") or ["+12125550100"])[0], to=to, body=body)
+                               from_=(form.get("From") or ["+12125550100"])[0], to=to, body=body,
+                               when=self.clock())
         with self._lock:
             self.sent.append(message)
         answer = self.create_answer
