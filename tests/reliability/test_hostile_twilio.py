@@ -40,10 +40,14 @@ from tests.reliability.workers import CLIENT, OFFICE, setup_office
 
 pytestmark = pytest.mark.reliability
 
-TIMEOUT_S = 0.5  # per connect / read
-REQUEST_DEADLINE_S = 1.0  # a whole answer
-POLL_DEADLINE_S = 2.5  # a whole poll
+TIMEOUT_S = 0.3  # per connect / read
+REQUEST_DEADLINE_S = 0.6  # a whole answer
+POLL_DEADLINE_S = 2.0  # a whole poll
 SLACK_S = 1.5  # scheduling noise on a shared 2-core machine
+# The many kinds of spoiled listing run on SQLite only (the database code they reach is the
+# same on both backends and runs on PostgreSQL in the reproductions, links, sends and the
+# hypothesis sequences): the whole file stays well under a minute.
+SQLITE_ONLY = pytest.mark.parametrize("shared_office", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,7 @@ def other() -> Iterator[HostileTwilio]:
 
 @pytest.fixture
 def server(other: HostileTwilio, clock: FakeClock) -> Iterator[HostileTwilio]:
-    with HostileTwilio(slow_gap=0.4, clock=clock) as srv:
+    with HostileTwilio(slow_gap=0.25, clock=clock) as srv:
         srv.office = OFFICE
         srv.other_host_base = other.base_url
         yield srv
@@ -155,6 +159,7 @@ BAD_RECORDS: dict[str, Any] = {
 }
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("kind", sorted(BAD_RECORDS))
 def test_malformed_records_are_refused_and_good_ones_filed(
         office: Services, server: HostileTwilio, other: HostileTwilio, kind: str) -> None:
@@ -210,6 +215,7 @@ WELL_FORMED_ODDITIES: dict[str, Any] = {
 }
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("kind", sorted(WELL_FORMED_ODDITIES))
 def test_odd_but_well_formed_replies_are_filed_once(
         office: Services, server: HostileTwilio, other: HostileTwilio, kind: str) -> None:
@@ -234,6 +240,7 @@ def test_sid_repeated_across_pages_is_filed_once(
 PAGE_ANSWERS = ["garbage", "truncated", "html", "empty", "not_object", "huge", "slow", "drop"]
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("answer", PAGE_ANSWERS)
 def test_spoiled_page_answer_loses_nothing_and_ends_in_time(
         office: Services, server: HostileTwilio, other: HostileTwilio, answer: str) -> None:
@@ -295,7 +302,7 @@ def test_reproduction_4_a_page_linking_to_itself_ends(server: HostileTwilio) -> 
 
 
 def test_reproduction_4_a_trickling_answer_is_cut_off_whole(server: HostileTwilio) -> None:
-    """One byte every 0.4 s never trips a 0.5 s read time-out; the 1 s deadline cuts it."""
+    """One byte every 0.25 s never trips a 0.3 s read time-out; the 0.6 s deadline cuts it."""
     provider = provider_for(server)
     server.pages = [PagePlan([reply()], answer="slow")]
     started = time.monotonic()
@@ -310,9 +317,9 @@ def test_poll_deadline_bounds_the_whole_poll(
     server.slow_gap = 0.01
     good = [reply() for _ in range(20)]
     server.pages = [PagePlan([g], answer="slow") for g in good]
-    office.poller.deadline_s = 1.5
+    office.poller.deadline_s = 1.0
     elapsed, report = timed_poll(office)
-    assert elapsed < 1.5 + SLACK_S
+    assert elapsed < 1.0 + SLACK_S
     assert report.errors
     server.slow_gap = 0.0
     server.pages = [PagePlan(good)]
@@ -332,7 +339,7 @@ _pages = st.lists(
     min_size=1, max_size=4)
 
 
-@settings(max_examples=12, deadline=None,
+@settings(max_examples=10, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=_pages)
 def test_any_page_sequence_keeps_the_promises(
@@ -433,12 +440,12 @@ def test_unreadable_look_up_keeps_checking(
 
 
 def test_queue_model_shows_checking(office: Services, server: HostileTwilio, qtbot: Any) -> None:
-    from desktop_sms.ui.models.queue_model import QueueModel
+    from desktop_sms.ui.models.queue_model import QueueTableModel
 
     message_id = queue_text(office, "Bring your ID.")
     server.create_answer = "truncated"
     office.dispatcher.run_due()
-    model = QueueModel()
+    model = QueueTableModel()
     model.set_rows(office.outbound.queue())
     row = model.row_of(message_id)
     assert model.data(model.index(row, 1)) == CHECKING_LABEL
