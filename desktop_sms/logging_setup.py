@@ -22,7 +22,7 @@ _RULES: tuple[tuple[re.Pattern[str], Any], ...] = (
      lambda m: m.group(1) + HIDDEN),
     (re.compile(r"(?i)(https?://)[^/\s:@]+:[^/\s@]+@"), lambda m: m.group(1) + HIDDEN + "@"),
     # Message bodies: form fields, query strings, JSON, Python reprs.
-    (re.compile(r"(?i)(\bBody=)[^&\s'\"]*"), lambda m: m.group(1) + HIDDEN),
+    (re.compile(r"(?i)(\bBody=)[^&\n'\"]*"), lambda m: m.group(1) + HIDDEN),
     (re.compile(r"(?i)(['\"]body['\"]\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')"),
      lambda m: m.group(1) + "'" + HIDDEN + "'"),
     # Auth tokens / API secrets: 32 hex digits standing alone (a SID keeps its two letters).
@@ -80,6 +80,7 @@ def _mask_record(record: logging.LogRecord) -> None:
 
 _FILTER = MaskingFilter()
 _installed = False
+_previous_factory: Any = None
 
 
 def install(level: int | None = None, fmt: str | None = None) -> None:
@@ -87,7 +88,7 @@ def install(level: int | None = None, fmt: str | None = None) -> None:
 
     With `level`, also configure the root logger (logging.basicConfig) at that level.
     """
-    global _installed
+    global _installed, _previous_factory
     if level is not None:
         logging.basicConfig(level=level, format=fmt or "%(asctime)s %(levelname)s %(name)s: "
                                                          "%(message)s")
@@ -98,7 +99,7 @@ def install(level: int | None = None, fmt: str | None = None) -> None:
     if _installed:
         return
     _installed = True
-    previous = logging.getLogRecordFactory()
+    previous = _previous_factory = logging.getLogRecordFactory()
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
@@ -108,4 +109,14 @@ def install(level: int | None = None, fmt: str | None = None) -> None:
     logging.setLogRecordFactory(factory)
 
 
-__all__ = ["HIDDEN", "MaskingFilter", "install", "mask_text"]
+def uninstall() -> None:
+    """Undo install() (for tests that must leave the process as they found it)."""
+    global _installed
+    if _installed and _previous_factory is not None:
+        logging.setLogRecordFactory(_previous_factory)
+    _installed = False
+    for handler in logging.getLogger().handlers:
+        handler.removeFilter(_FILTER)
+
+
+__all__ = ["HIDDEN", "MaskingFilter", "install", "mask_text", "uninstall"]
