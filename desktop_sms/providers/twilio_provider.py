@@ -205,12 +205,21 @@ class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio i
         self.base_url = base_url.rstrip("/")
         self.request_deadline = request_deadline
         self.max_answer_bytes = max_answer_bytes
-        self.deadline: float | None = None
         self.session = requests.Session()
         adapter = _WatchedAdapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._local = threading.local()
+
+    @property
+    def deadline(self) -> float | None:
+        """This thread's deadline (a time.monotonic() value) for its requests, or None."""
+        value: float | None = getattr(self._local, "deadline", None)
+        return value
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        self._local.deadline = value
 
     def request(self, method: str, url: str, params: dict[str, object] | None = None,
                 data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
@@ -423,7 +432,8 @@ class TwilioProvider(SmsProvider):
         self._client = Client(account_sid, auth_token, http_client=self.http_client)
 
     def set_deadline(self, monotonic_deadline: float | None) -> None:
-        """Requests after time.monotonic() reaches this are refused, those running cut off."""
+        """This thread's requests after time.monotonic() reaches this are refused, those
+        running cut off (other threads sharing the provider are not affected)."""
         self.http_client.deadline = monotonic_deadline
 
     def __repr__(self) -> str:

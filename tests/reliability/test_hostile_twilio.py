@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from desktop_sms.db.models import InboundMessage, OutboundMessage
 from desktop_sms.domain.states import CHECKING, CHECKING_LABEL
 from desktop_sms.providers.base import MalformedAnswerError, ProviderError
-from desktop_sms.providers.twilio_provider import TwilioProvider, cancel_requests
+from desktop_sms.providers.twilio_provider import TwilioProvider
 from desktop_sms.scheduling.alarm import BackgroundWork
 from desktop_sms.services.container import Services
 from tests.helpers.clock import FakeClock
@@ -464,9 +464,10 @@ def test_background_work_quits_within_5_s_while_the_provider_hangs(
                                                               request_deadline=120.0)
     message_id = queue_text(office, "See you Monday.")
 
+    from desktop_sms.app import _stop_background  # what the application hands BackgroundWork
+
     def stop(threads: Any) -> None:
-        office.dispatcher.stop()
-        cancel_requests(threads)
+        _stop_background(office, threads)
 
     work = BackgroundWork(dispatch=office.dispatcher.run_due,
                           next_wakeup=office.dispatcher.next_wakeup,
