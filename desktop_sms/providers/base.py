@@ -137,8 +137,9 @@ class ListingIncompleteError(TransientProviderError):
         skipped: how many listed records were refused as malformed.
     """
 
-    def __init__(self, sentence: str, complete: bool, skipped: int = 0) -> None:
-        super().__init__(sentence)
+    def __init__(self, sentence: str, complete: bool, skipped: int = 0, code: int | None = None,
+                 status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(sentence, code=code, status=status, retry_after=retry_after)
         self.complete = complete
         self.skipped = skipped
 

@@ -507,6 +507,7 @@ class TwilioProvider(SmsProvider):
         seen: set[str] = set()
         pages = 1
         why: str | None = None
+        cause: ProviderError | None = None
         try:
             page: Any = first
             while True:
@@ -541,7 +542,8 @@ class TwilioProvider(SmsProvider):
                 try:
                     page = self._client.messages.get_page(link)
                 except Exception as exc:
-                    why = self._error(exc).sentence.rstrip(".")
+                    cause = self._error(exc)
+                    why = cause.sentence.rstrip(".")
                     break
         except GeneratorExit:
             raise
@@ -551,8 +553,10 @@ class TwilioProvider(SmsProvider):
             raise self._error(exc) from exc
         if why is not None:
             log.warning("message list cut short: %s", why)
-            raise ListingIncompleteError(SENTENCE_LISTING_CUT.format(why=why), complete=False,
-                                         skipped=skipped)
+            raise ListingIncompleteError(
+                SENTENCE_LISTING_CUT.format(why=why), complete=False, skipped=skipped,
+                code=cause.code if cause else None, status=cause.status if cause else None,
+                retry_after=cause.retry_after if cause else None)
         if skipped:
             log.warning("%d listed message(s) were malformed and skipped", skipped)
             raise ListingIncompleteError(
