@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,38 @@ def test_mask_text_hides_each_form(raw: str, hidden: str) -> None:
 def test_mask_text_keeps_what_is_not_private() -> None:
     text = "message 12 sent at 2026-11-30 10:00:00 to SM0123456789abcdef0123456789abcdef"
     assert mask_text(text) == text
+
+
+CSV = (
+    "case_number,client_name,mobile_phone,home_phone,stage,intake_date,date_opened,primary_username\n"
+    "24-000001,Maria Garcia,(212) 555-0123,,intake,2024-01-05,,\n"
+)
+
+
+def test_cli_dash_v_send_and_poll_log_nothing_private(
+        db_url: str, tmp_path: Path, sandbox_server: SandboxServer,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """`desktop-sms -v send …` and `-v poll --once`: the CLI installs the masking itself."""
+    from desktop_sms.cli import main
+
+    monkeypatch.setenv("DESKTOP_SMS_TWILIO_API_URL", sandbox_server.base_url)
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "cases.csv"
+    path.write_text(CSV, encoding="utf-8")
+    try:
+        assert main(["--db", db_url, "users", "add", "boss", "--name", "Boss"]) == 0
+        assert main(["--db", db_url, "settings", "set", "office_numbers", OFFICE_NUMBER]) == 0
+        assert main(["--db", db_url, "import-cases", str(path)]) == 0
+        assert main(["-v", "--db", db_url, "send", "--case", "24-000001", "--body", BODY,
+                     "--consent", "yes"]) == 0
+        sandbox_server.inject_inbound(CLIENT_NUMBER, OFFICE_NUMBER, BODY)
+        assert main(["-v", "--db", db_url, "poll", "--once"]) == 0
+    finally:
+        uninstall()
+    assert [m["body"] for m in sandbox_server.messages()].count(BODY) == 2
+    names = {r.name for r in caplog.records}
+    assert "twilio.http_client" in names
+    text = caplog.text
+    for secret in (CLIENT_NUMBER, "%2B" + CLIENT_NUMBER[1:], OFFICE_NUMBER,
+                   "%2B" + OFFICE_NUMBER[1:], "settlement"):
+        assert secret not in text, secret
