@@ -511,6 +511,8 @@ class TwilioProvider(SmsProvider):
         try:
             page: Any = first
             while True:
+                # The raw JSON records (not the instances): a date the client cannot parse
+                # becomes None in an instance, and must be seen to be refused.
                 for raw in page.load_page(page._payload):
                     try:
                         record = page.get_instance(raw) if isinstance(raw, dict) else None

@@ -35,7 +35,8 @@ ONE_RE = re.compile(rf"^{API}/Accounts/(AC\w+)/Messages/(\w+)\.json$")
 MEDIA_RE = re.compile(rf"^{API}/Accounts/(AC\w+)/Messages/(\w+)/Media\.json$")
 
 # How an answer is spoiled ("ok" leaves it alone).
-ANSWERS = ("ok", "garbage", "truncated", "html", "huge", "slow", "drop", "empty", "not_object")
+ANSWERS = ("ok", "garbage", "truncated", "html", "huge", "slow", "drop", "empty", "not_object",
+           "redirect")
 
 
 def new_sid(prefix: str = "SM") -> str:
@@ -255,6 +256,13 @@ class HostileTwilio:
                     body = b""
                 elif answer == "not_object":
                     body = b"[1, 2, 3]"
+                elif answer == "redirect":
+                    location = server.other_host_base + self.path
+                    self.send_response(307)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 elif answer == "drop":
                     # The request was read (and acted on); the answer never comes.
                     self.connection.shutdown(socket.SHUT_RDWR)

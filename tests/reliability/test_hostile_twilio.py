@@ -237,7 +237,8 @@ def test_sid_repeated_across_pages_is_filed_once(
     assert_promises(office, server, other, good)
 
 
-PAGE_ANSWERS = ["garbage", "truncated", "html", "empty", "not_object", "huge", "slow", "drop"]
+PAGE_ANSWERS = ["garbage", "truncated", "html", "empty", "not_object", "huge", "slow", "drop",
+                "redirect"]
 
 
 @SQLITE_ONLY
@@ -285,6 +286,9 @@ def test_reproduction_3_no_credentials_to_another_host(
                                     f"Messages/SM{'0' * 32}/Media/ME{'0' * 32}.json"}]
     with pytest.raises(ProviderError):
         provider.list_media("SM" + "0" * 32)
+    server.pages = [PagePlan([reply()], answer="redirect")]
+    with pytest.raises(ProviderError):
+        list(provider.list_messages(to=OFFICE))
     assert other.requests == []
     assert not other.authorizations()
 
