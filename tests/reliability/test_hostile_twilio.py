@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from desktop_sms.db.models import InboundMessage, OutboundMessage
 from desktop_sms.domain.states import CHECKING, CHECKING_LABEL
 from desktop_sms.providers.base import MalformedAnswerError, ProviderError
-from desktop_sms.providers.twilio_provider import TwilioProvider
+from desktop_sms.providers.twilio_provider import TwilioProvider, url_allowed
 from desktop_sms.scheduling.alarm import BackgroundWork
 from desktop_sms.services.container import Services
 from tests.helpers.clock import FakeClock
@@ -493,3 +493,20 @@ def test_background_work_quits_within_5_s_while_the_provider_hangs(
     assert elapsed < 5.0
     row = outbound(office, message_id)
     assert row.state != "failed"  # cut off mid-send: checked before any retry
+
+
+@pytest.mark.parametrize(("url", "base", "allowed"), [
+    ("http://127.0.0.1:8080/2010-04-01/x.json", "http://127.0.0.1:8080", True),
+    ("http://127.0.0.1:8081/2010-04-01/x.json", "http://127.0.0.1:8080", False),
+    ("http://127.0.0.2:8080/2010-04-01/x.json", "http://127.0.0.1:8080", False),
+    ("https://127.0.0.1:8080/x", "http://127.0.0.1:8080", False),
+    ("http://user:pw@127.0.0.1:8080/x", "http://127.0.0.1:8080", True),
+    ("http://127.0.0.1:notaport/x", "http://127.0.0.1:8080", False),
+    ("https://api.twilio.com/2010-04-01/x.json", "https://api.twilio.com", True),
+    ("https://api.sydney.au1.twilio.com/2010-04-01/x.json", "https://api.twilio.com", True),
+    ("http://api.twilio.com/2010-04-01/x.json", "https://api.twilio.com", False),
+    ("https://api.twilio.com.evil.example/x", "https://api.twilio.com", False),
+    ("https://eviltwilio.com/x", "https://api.twilio.com", False),
+])
+def test_url_guard(url: str, base: str, allowed: bool) -> None:
+    assert url_allowed(url, base) is allowed
