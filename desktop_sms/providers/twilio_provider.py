@@ -10,6 +10,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -231,15 +232,6 @@ class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio i
         if not url_allowed(target, self.base_url):
             log.warning("refused a request to %s: not the configured API host", _where(target))
             raise UnknownProviderError(SENTENCE_OTHER_HOST.format(where=urlsplit(target).netloc))
-        if threading.current_thread() in _CANCELLED_THREADS:
-            raise TransientProviderError(SENTENCE_CLOSING)
-        remaining = self.request_deadline
-        if self.deadline is not None:
-            remaining = min(remaining, self.deadline - time.monotonic())
-            if remaining <= 0:
-                raise ListingIncompleteError(
-                    "The poll took longer than its time limit; it will go on at the next poll.",
-                    complete=False)
         kwargs: dict[str, Any] = {"method": method.upper(), "url": target, "params": params,
                                   "headers": headers, "auth": auth}
         if headers and headers.get("Content-Type") in ("application/json",
@@ -249,46 +241,71 @@ class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio i
             kwargs["data"] = data
         self.log_request(kwargs)
         per_read = timeout if timeout is not None else self.timeout
-        response = self._send_with_deadline(kwargs, min(per_read, remaining), remaining)
+        with self.watched() as remaining:
+            prepared = self.session.prepare_request(requests.Request(**kwargs))
+            raw = self.session.send(prepared, allow_redirects=False,
+                                    timeout=min(per_read, remaining), stream=True)
+            with raw:
+                body = self.read_capped(raw, self.max_answer_bytes, UnknownProviderError(
+                    SENTENCE_UNREADABLE.format(
+                        what=f"longer than {self.max_answer_bytes:,} bytes")))
+        text = body.decode(raw.encoding or "utf-8", errors="replace")
+        response = Response(int(raw.status_code), text, raw.headers)
         self._local.last_response = response
         self.log_response(response.status_code, response)
         return response
 
-    def _send_with_deadline(self, kwargs: dict[str, Any], per_read: float,
-                            deadline: float) -> Response:
+    @contextmanager
+    def watched(self) -> Iterator[float]:
+        """Run one request (on self.session) under the deadline; yields the seconds it has.
+
+        The whole exchange must end within request_deadline and this thread's deadline, or
+        the socket is shut down and requests.ReadTimeout raised (an ambiguous outcome). On a
+        thread cancel_requests named, nothing is sent (TransientProviderError).
+        """
+        if threading.current_thread() in _CANCELLED_THREADS:
+            raise TransientProviderError(SENTENCE_CLOSING)
+        remaining = self.request_deadline
+        if self.deadline is not None:
+            remaining = min(remaining, self.deadline - time.monotonic())
+            if remaining <= 0:
+                raise ListingIncompleteError(
+                    "The poll took longer than its time limit; it will go on at the next poll.",
+                    complete=False)
         call = _Call()
-        watchdog = threading.Timer(deadline, call.abort)
+        watchdog = threading.Timer(remaining, call.abort)
         watchdog.daemon = True
         with _ACTIVE_LOCK:
             _ACTIVE.add(call)
         _CURRENT.call = call
         watchdog.start()
         try:
-            prepared = self.session.prepare_request(requests.Request(**kwargs))
-            raw = self.session.send(prepared, allow_redirects=False, timeout=per_read,
-                                    stream=True)
-            with raw:
-                body = bytearray()
-                for chunk in raw.iter_content(_CHUNK):
-                    body += chunk
-                    if len(body) > self.max_answer_bytes:
-                        raise UnknownProviderError(SENTENCE_UNREADABLE.format(
-                            what=f"longer than {self.max_answer_bytes:,} bytes"))
-            encoding = raw.encoding or "utf-8"
-            text = bytes(body).decode(encoding, errors="replace")
-            return Response(int(raw.status_code), text, raw.headers)
+            yield remaining
         except (requests.RequestException, OSError) as exc:
             if call.aborted:
                 if threading.current_thread() in _CANCELLED_THREADS:
                     raise TransientProviderError(SENTENCE_CLOSING, ambiguous=True) from exc
                 raise requests.exceptions.ReadTimeout(
-                    f"no whole answer within {deadline:.1f} s") from exc
+                    f"no whole answer within {remaining:.1f} s") from exc
             raise
         finally:
             watchdog.cancel()
             _CURRENT.call = None
             with _ACTIVE_LOCK:
                 _ACTIVE.discard(call)
+
+    @staticmethod
+    def read_capped(response: requests.Response, max_bytes: int,
+                    too_large: ProviderError) -> bytes:
+        """The body of a streamed response; `too_large` is raised past max_bytes."""
+        if _int_or(response.headers.get("Content-Length"), -1) > max_bytes:
+            raise too_large
+        body = bytearray()
+        for chunk in response.iter_content(_CHUNK):
+            body += chunk
+            if len(body) > max_bytes:
+                raise too_large
+        return bytes(body)
 
     def last_headers(self) -> Mapping[str, str] | None:
         """Headers of this thread's last response, if there was one."""
@@ -600,25 +617,28 @@ class TwilioProvider(SmsProvider):
         return self.api_base_url + path
 
     def download_media(self, media: MediaItem, max_bytes: int) -> bytes:
-        """Download media bytes; credentials go to the API host only, never to a redirect target."""
+        """Download media bytes under the request deadline; credentials go to the API host
+        only (the first hop must be on it), never to a redirect target."""
         url = self.media_content_url(media)
-        api_netloc = urlsplit(self.api_base_url).netloc.lower()
-        with requests.Session() as session:
-            for _ in range(MAX_REDIRECTS + 1):
-                same_host = urlsplit(url).netloc.lower() == api_netloc
-                try:
-                    response = session.get(url, auth=self._auth if same_host else None,
-                                           allow_redirects=False, stream=True,
-                                           timeout=self.timeout)
-                except requests.RequestException as exc:
-                    raise self._error(exc) from exc
-                with response:
-                    if response.is_redirect and "Location" in response.headers:
-                        url = urljoin(url, response.headers["Location"])
-                        continue
-                    if response.status_code != 200:
-                        raise self._http_error(response)
-                    return self._read_capped(response, max_bytes)
+        client = self.http_client
+        too_large = MediaTooLargeError(
+            f"The attachment is larger than the {max_bytes:,}-byte limit and was not downloaded.")
+        for _ in range(MAX_REDIRECTS + 1):
+            same_host = url_allowed(url, self.api_base_url)
+            try:
+                with client.watched() as remaining:
+                    response = client.session.get(
+                        url, auth=self._auth if same_host else None, allow_redirects=False,
+                        stream=True, timeout=min(self.timeout, remaining))
+                    with response:
+                        if response.is_redirect and "Location" in response.headers:
+                            url = urljoin(url, response.headers["Location"])
+                            continue
+                        if response.status_code != 200:
+                            raise self._http_error(response)
+                        return client.read_capped(response, max_bytes, too_large)
+            except (requests.RequestException, OSError) as exc:
+                raise self._error(exc) from exc
         raise TransientProviderError("The attachment could not be downloaded (too many redirects).")
 
     @staticmethod
@@ -632,25 +652,6 @@ class TwilioProvider(SmsProvider):
                 code = None
         return error_for(response.status_code, code if isinstance(code, int) else None,
                          retry_after_from_headers(response.headers))
-
-    @staticmethod
-    def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
-        too_large = MediaTooLargeError(
-            f"The attachment is larger than the {max_bytes:,}-byte limit and was not downloaded.")
-        declared = _int_or(response.headers.get("Content-Length"), -1)
-        if declared > max_bytes:
-            raise too_large
-        chunks: list[bytes] = []
-        total = 0
-        try:
-            for chunk in response.iter_content(_CHUNK):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise too_large
-                chunks.append(chunk)
-        except requests.RequestException as exc:
-            raise error_from_exception(exc) from exc
-        return b"".join(chunks)
 
     def cancel(self, sid: str) -> ProviderMessage:
         """Cancel a message Twilio holds as scheduled."""

@@ -33,6 +33,7 @@ API = "/2010-04-01"
 LIST_RE = re.compile(rf"^{API}/Accounts/(AC\w+)/Messages\.json$")
 ONE_RE = re.compile(rf"^{API}/Accounts/(AC\w+)/Messages/(\w+)\.json$")
 MEDIA_RE = re.compile(rf"^{API}/Accounts/(AC\w+)/Messages/(\w+)/Media\.json$")
+MEDIA_CONTENT_RE = re.compile(rf"^{API}/Accounts/(AC\w+)/Messages/(\w+)/Media/(\w+)$")
 
 # How an answer is spoiled ("ok" leaves it alone).
 ANSWERS = ("ok", "garbage", "truncated", "html", "huge", "slow", "drop", "empty", "not_object",
@@ -103,6 +104,8 @@ class HostileTwilio:
         self.media_answer = "ok"
         self.media_records: list[Any] = []
         self.lookup_answer = "ok"
+        self.media_content = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+        self.media_content_answer = "ok"
         self.office = "+12125550100"
         self.slow_gap = slow_gap
         self.other_host_base = "http://127.0.0.2:9"  # set by the test to the other server
@@ -232,6 +235,8 @@ class HostileTwilio:
                     route = lambda: server._list_page(query)  # noqa: E731
                 elif method == "GET" and MEDIA_RE.match(parts.path):
                     route = server._media
+                elif method == "GET" and MEDIA_CONTENT_RE.match(parts.path):
+                    route = lambda: (200, None, server.media_content_answer)  # noqa: E731
                 elif method == "GET" and (m := ONE_RE.match(parts.path)):
                     sid = m.group(2)
                     route = lambda: server._fetch(sid)  # noqa: E731
@@ -243,6 +248,8 @@ class HostileTwilio:
             def _answer(self, status: int, payload: Any, answer: str) -> None:
                 body = json.dumps(payload).encode()
                 content_type = "application/json"
+                if payload is None:  # media content
+                    body, content_type = server.media_content, "image/png"
                 if answer == "garbage":
                     body = b"\x00\xff<<not json>>" + secrets.token_bytes(32)
                 elif answer == "truncated":

@@ -510,3 +510,28 @@ def test_background_work_quits_within_5_s_while_the_provider_hangs(
 ])
 def test_url_guard(url: str, base: str, allowed: bool) -> None:
     assert url_allowed(url, base) is allowed
+
+
+def test_media_download_is_cut_off_whole_and_redirects_get_no_credentials(
+        server: HostileTwilio, other: HostileTwilio) -> None:
+    from desktop_sms.providers.base import MediaItem
+
+    provider = provider_for(server)
+    media = MediaItem(sid="ME" + "1" * 32, message_sid="SM" + "1" * 32, content_type="image/png")
+    assert provider.download_media(media, 1024) == server.media_content
+    server.media_content_answer = "slow"  # one byte every 0.25 s: each read is in time
+    started = time.monotonic()
+    with pytest.raises(ProviderError):
+        provider.download_media(media, 1024)
+    assert time.monotonic() - started < REQUEST_DEADLINE_S + SLACK_S
+    server.media_content_answer = "redirect"  # to the other host (as to a CDN): no credentials
+    other.media_content_answer = "ok"
+    assert provider.download_media(media, 1024) == other.media_content
+    assert other.requests and not other.authorizations()
+    elsewhere = MediaItem(sid=media.sid, message_sid=media.message_sid, content_type="image/png",
+                          uri=f"{other.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
+                              f"{media.message_sid}/Media/{media.sid}")
+    before = len(other.requests)
+    with pytest.raises(ProviderError):
+        provider.download_media(elsewhere, 1024)  # the first hop must be the API host
+    assert len(other.requests) == before
