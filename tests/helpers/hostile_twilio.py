@@ -115,6 +115,7 @@ class HostileTwilio:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
+        self._server.block_on_close = False  # a trickling answer must not hold up stop()
         self._thread: threading.Thread | None = None
 
     # --- life --------------------------------------------------------------------------
