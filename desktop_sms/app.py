@@ -7,6 +7,8 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from sqlalchemy.exc import SQLAlchemyError
 
+from desktop_sms import logging_setup
 from desktop_sms.db.database import Database, open_database
 from desktop_sms.db.migrate import SchemaTooNewError
 from desktop_sms.scheduling.alarm import BackgroundWork
@@ -101,6 +104,7 @@ def start_background(services: Services, window: MainWindow) -> BackgroundWork:
         on_dispatched=bridge.report_dispatch,
         on_polled=bridge.report_poll,
         on_error=bridge.report_error,
+        on_stop=lambda threads: _stop_background(services, threads),
     )
     services.outbound.subscribe(work.wake)
     services.calendar.subscribe(work.wake)
@@ -127,6 +131,14 @@ def start_background(services: Services, window: MainWindow) -> BackgroundWork:
     return work
 
 
+def _stop_background(services: Services, threads: Iterable[threading.Thread]) -> None:
+    """At quit: no new sends, and the provider requests of these threads are cut off."""
+    services.dispatcher.stop()
+    provider_module = sys.modules.get("desktop_sms.providers.twilio_provider")
+    if provider_module is not None:  # the twilio client loads only when first needed
+        provider_module.cancel_requests(threads)
+
+
 def _show_poll(window: MainWindow, report: object) -> None:
     """Status bar: the last successful poll, or the last error."""
     errors = list(getattr(report, "errors", []) or [])
@@ -140,6 +152,7 @@ def _show_poll(window: MainWindow, report: object) -> None:
 def run_gui(db_url: str | None = None, demo: bool = False, smoke: bool = False,
             as_user: str | None = None) -> int:
     """Start the desktop application; returns the process exit status."""
+    logging_setup.install()  # mask every logger's records (docs/logging.md)
     app = _qt_application()
     startup = _Startup()
     try:

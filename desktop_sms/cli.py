@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from desktop_sms import logging_setup
 from desktop_sms.db.database import open_database
 from desktop_sms.db.errors import describe_error
 from desktop_sms.db.migrate import SchemaTooNewError
@@ -577,8 +578,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(f"desktop-sms: {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Every logger's records are masked: no phone numbers, bodies or tokens (docs/logging.md).
+    logging_setup.install(level=logging.DEBUG if args.verbose else logging.WARNING,
+                          fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
     command = args.command or "gui"
     if args.demo or args.smoke:
         command = "gui"

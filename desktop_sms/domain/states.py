@@ -25,6 +25,9 @@ __all__ = [
     "Stage",
     "may_advance",
     "outbound_state_from_twilio",
+    "CHECKING",
+    "CHECKING_LABEL",
+    "shown_state",
 ]
 
 
@@ -244,3 +247,18 @@ class AssignmentKind(StrEnum):
     def label(self) -> str:
         """The kind as shown in the case view."""
         return self.value.capitalize()
+
+
+# Outcome unknown: the provider's answer to a send was unreadable, cut off or never came
+# (docs/outcome_unknown.md). Such a text is looked up at the provider before any retry and
+# is shown as one state, never as failed or refused.
+CHECKING: Final = "checking"
+CHECKING_LABEL: Final = "Checking with Twilio"
+
+
+def shown_state(state: str, outcome_unknown: bool) -> str:
+    """The state people see: CHECKING for a queued/sending text whose last send's outcome
+    is unknown (its row has verify_since), else the stored state."""
+    if outcome_unknown and state in (OutboundState.QUEUED, OutboundState.SENDING):
+        return CHECKING
+    return state

@@ -124,6 +124,29 @@ class UnknownProviderError(ProviderError):
     """Anything else the provider answered."""
 
 
+class MalformedAnswerError(ProviderError):
+    """The provider's answer was not a well-formed Twilio resource (no `sid`, wrong types,
+    not JSON): it is refused, never stored under an invented id."""
+
+
+class ListingIncompleteError(TransientProviderError):
+    """A list of messages was cut short (a page link seen before, the page cap, the poll's
+    deadline) or had malformed records that were skipped. Raised after every readable record
+    was yielded.
+
+    Attributes:
+        complete: True when every page was read and only malformed records were skipped
+            (a poll may then move its cursor on); False when pages may be missing.
+        skipped: how many listed records were refused as malformed.
+    """
+
+    def __init__(self, sentence: str, complete: bool, skipped: int = 0, code: int | None = None,
+                 status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(sentence, code=code, status=status, retry_after=retry_after)
+        self.complete = complete
+        self.skipped = skipped
+
+
 class SmsProvider(abc.ABC):
     """What the product needs from an SMS provider."""
 
@@ -154,6 +177,13 @@ class SmsProvider(abc.ABC):
     @abc.abstractmethod
     def cancel(self, sid: str) -> ProviderMessage:
         """Cancel a message the provider holds as scheduled."""
+
+    def set_deadline(self, monotonic_deadline: float | None) -> None:  # noqa: B027
+        """Refuse (and cut off) requests after time.monotonic() reaches this; None: no limit.
+
+        A poll sets it so that the whole poll ends in time. Providers without network
+        requests need not do anything.
+        """
 
     @abc.abstractmethod
     def test_credentials(self, office_numbers: list[str]) -> CredentialCheck:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ WAKE_JOB = "dispatch-wake"
 TICK_JOB = "dispatch-tick"
 POLL_JOB = "poll"
 FAR = 3650  # days: the interval of jobs that only ever run when their next run time is moved
+STOP_TIMEOUT_S = 3.0  # shutdown waits at most this long for running jobs
 
 
 class BackgroundWork:
@@ -44,8 +46,17 @@ class BackgroundWork:
                  safety_tick: timedelta = SAFETY_TICK,
                  on_dispatched: Callable[[Any], None] | None = None,
                  on_polled: Callable[[Any], None] | None = None,
-                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
+                 on_error: Callable[[str, BaseException], None] | None = None,
+                 on_stop: Callable[[Iterable[threading.Thread]], None] | None = None,
+                 stop_timeout: float = STOP_TIMEOUT_S) -> None:
+        """on_stop: called at shutdown with the threads running jobs, to cut off their
+        network requests (see twilio_provider.cancel_requests); stop_timeout: seconds
+        shutdown waits for running jobs after that."""
         self._dispatch = dispatch
+        self._on_stop = on_stop
+        self._stop_timeout = stop_timeout
+        self._job_threads: set[threading.Thread] = set()
+        self._jobs_done = threading.Condition()
         self._next_wakeup = next_wakeup
         self._poll = poll
         self._poll_interval = poll_interval
@@ -94,9 +105,38 @@ class BackgroundWork:
                                     id=POLL_JOB, replace_existing=True, next_run_time=now)
 
     def shutdown(self) -> None:
-        """Stop; waits for a running job to finish so no claim is left half-done."""
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+        """Stop within about stop_timeout seconds, even while a request hangs.
+
+        No new job starts; on_stop cuts off the running jobs' requests (a cut-off send is
+        looked up at the provider before any retry, so nothing is sent twice); then the
+        running jobs get stop_timeout seconds to record their results.
+        """
+        if not self._scheduler.running:
+            return
+        self._scheduler.shutdown(wait=False)
+        with self._jobs_done:
+            threads = set(self._job_threads)
+        if threads and self._on_stop is not None:
+            try:
+                self._on_stop(threads)
+            except Exception:
+                log.exception("could not cut off the running requests")
+        end = time.monotonic() + self._stop_timeout
+        with self._jobs_done:
+            while self._job_threads and (left := end - time.monotonic()) > 0:
+                self._jobs_done.wait(left)
+            if self._job_threads:
+                log.warning("shutdown: %d background job(s) still running were left behind",
+                            len(self._job_threads))
+
+    def _job_started(self) -> None:
+        with self._jobs_done:
+            self._job_threads.add(threading.current_thread())
+
+    def _job_ended(self) -> None:
+        with self._jobs_done:
+            self._job_threads.discard(threading.current_thread())
+            self._jobs_done.notify_all()
 
     # --- dispatcher ---------------------------------------------------------------------
     def wake(self, at: datetime | None = None) -> None:
@@ -143,10 +183,14 @@ class BackgroundWork:
     def _run_dispatch(self) -> None:
         if not self._enter("dispatch"):
             return
-        again = True
-        while again:
-            self._dispatch_once()
-            again = self._leave("dispatch")
+        self._job_started()
+        try:
+            again = True
+            while again:
+                self._dispatch_once()
+                again = self._leave("dispatch") and self.running
+        finally:
+            self._job_ended()
 
     def _dispatch_once(self) -> None:
         result: Any = None
@@ -190,11 +234,15 @@ class BackgroundWork:
     def _run_poll(self) -> None:
         if not self._enter("poll"):
             return
-        again = True
-        while again:
-            self._poll_once()
-            again = self._leave("poll")
-        self._schedule_poll(self.poll_delay())
+        self._job_started()
+        try:
+            again = True
+            while again:
+                self._poll_once()
+                again = self._leave("poll") and self.running
+            self._schedule_poll(self.poll_delay())
+        finally:
+            self._job_ended()
 
     def _poll_once(self) -> None:
         assert self._poll is not None

@@ -53,6 +53,10 @@ SEND_WORKERS = 4  # texts in flight at once (the provider's latency, not the dat
 # (connect + read, 10 s each) plus a look-up, and must finish while the lease still holds.
 LEASE_MARGIN = timedelta(seconds=30)
 MAX_LOOKUP_SCAN = 500  # texts to one number read back when looking for an unanswered send
+CHECKING_SENTENCE = ("Twilio's answer to this text was unclear; checking with Twilio whether it "
+                     "went before trying again. It will not be sent twice.")
+NOT_SENT_AFTER_CHECK = ("Twilio did not answer clearly several times and does not have this text: "
+                        "it was not sent. Choose Send again to try once more.")
 OPTED_OUT_SENTENCE = ("The number replied STOP after this text was written and has opted out "
                       "of texts; it was not sent.")
 
@@ -145,6 +149,12 @@ class Dispatcher:
         self._run_lock = threading.Lock()
         # Texts held by Twilio (services/held.py): set by build_services; None keeps all local.
         self.held: HeldTexts | None = None
+        self._stopping = False
+
+    def stop(self) -> None:
+        """The application is quitting: claimed texts not yet handed to the provider are
+        left for reconciliation (as when a lease runs short) and no new claims are made."""
+        self._stopping = True
 
     @property
     def provider(self) -> SmsProvider:
@@ -190,7 +200,7 @@ class Dispatcher:
         chunk = self._paced_chunk()
         pool: ThreadPoolExecutor | None = None
         try:
-            while True:
+            while not self._stopping:
                 ids = self._due_ids(self.clock())
                 if not ids:
                     break
@@ -378,14 +388,23 @@ class Dispatcher:
                   provider: Callable[[], SmsProvider]) -> _Outcome:
         """Call the provider for one claimed message; never raises."""
         self.pacer.wait_turn()
-        if self.clock() >= c.lease_until - min(LEASE_MARGIN, self.lease / 4):
+        if self._stopping or self.clock() >= c.lease_until - min(LEASE_MARGIN, self.lease / 4):
             # Another desktop may take the row over when the lease ends; sending now could send
             # it twice. Reconciliation after the lease settles it (found → sent, else queued).
             return _Outcome(c, not_sent=True)
         try:
             if c.verify_since is not None:
                 # The last attempt's outcome is unknown: the provider may already have it.
-                found = self._find_at_provider(c.to, c.body, c.verify_since, provider())
+                try:
+                    found = self._find_at_provider(c.to, c.body, c.verify_since, provider())
+                except ProviderError as exc:
+                    # Still unknown: keep checking, never send blind (docs/outcome_unknown.md).
+                    log.info("message %s: look-up failed (%s)", c.id, type(exc).__name__)
+                    return _Outcome(c, error=ProviderError(CHECKING_SENTENCE, ambiguous=True,
+                                                           retry_after=exc.retry_after))
+                if found is None and c.attempts > self.max_attempts:
+                    # The look-up says it is not there: now it may be offered for resend.
+                    return _Outcome(c, error=ProviderError(NOT_SENT_AFTER_CHECK))
                 if found is not None:
                     log.info("message %s was already at the provider; not sent again", c.id)
                     return _Outcome(c, sent=ProviderMessage(
@@ -491,6 +510,11 @@ class Dispatcher:
         values: dict[str, object] = {"error_code": exc.code, "error_message": exc.sentence,
                                      "lease_until": None, "status_updated_at": now}
         retry = transient and attempts < self.max_attempts
+        if exc.ambiguous:
+            # Outcome unknown: never failed, never offered for resend; the next attempt looks
+            # the text up at the provider first (docs/outcome_unknown.md).
+            retry = True
+            values["error_message"] = CHECKING_SENTENCE
         if retry:
             delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempts - 1))
             delay = delay * (0.5 + self.rng.random())  # jitter: desktops don't retry in step
@@ -499,9 +523,11 @@ class Dispatcher:
             values.update(state="queued", next_attempt_at=now + timedelta(seconds=delay))
             if exc.ambiguous:
                 # The request may have been accepted: the next attempt looks before sending.
-                values["verify_since"] = now - self.lease - timedelta(minutes=1)
+                # The earliest unknown attempt counts: a later one must not hide it.
+                values["verify_since"] = func.coalesce(
+                    OutboundMessage.verify_since, now - self.lease - timedelta(minutes=1))
         else:
-            values.update(state="failed")
+            values.update(state="failed", verify_since=None)
         with self.db.transaction() as s:
             s.execute(update(OutboundMessage)
                       .where(OutboundMessage.id == message_id, OutboundMessage.state == "sending",

@@ -21,7 +21,13 @@ from desktop_sms.db.database import Database
 from desktop_sms.db.models import Matter, OptOut, OutboundMessage, Setting, User
 from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize_for_texting
 from desktop_sms.domain.segments import BodyError, validate_body
-from desktop_sms.domain.states import CANCELABLE_STATES, HELD_STATES, OutboundState
+from desktop_sms.domain.states import (
+    CANCELABLE_STATES,
+    CHECKING,
+    HELD_STATES,
+    OutboundState,
+    shown_state,
+)
 from desktop_sms.services import access, audit
 from desktop_sms.services.common import (
     Actor,
@@ -61,6 +67,7 @@ class QueueRow:
     body: str
     error: str | None
     matter_id: int | None
+    checking: bool = False  # outcome unknown: being looked up at the provider (verify_since)
 
 
 @dataclass(frozen=True)
@@ -216,7 +223,8 @@ class OutboundService:
             stmt = stmt.where(OutboundMessage.matter_id == matter_id)
         with self.db.session() as s:
             return [QueueRow(m.id, m.state, m.send_at, m.to_raw, num, client, name, m.body,
-                             m.error_message, m.matter_id)
+                             m.error_message, m.matter_id,
+                             checking=shown_state(m.state, m.verify_since is not None) == CHECKING)
                     for m, num, client, name in s.execute(stmt)]
 
     def cancel(self, actor: Actor, ids: Iterable[int]) -> list[CancelOutcome]:

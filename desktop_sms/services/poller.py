@@ -8,6 +8,7 @@ it and every older listed message are stored, so a poll failing midway loses not
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from desktop_sms.db.models import InboundMessage, OutboundMessage, PollCursor
 from desktop_sms.domain.phones import mask
 from desktop_sms.domain.states import OutboundState, may_advance, outbound_state_from_twilio
 from desktop_sms.providers.base import (
+    ListingIncompleteError,
     NotFoundError,
     ProviderError,
     ProviderMessage,
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[], SmsProvider]
 STATUS_REFRESH_WINDOW = timedelta(hours=72)
+POLL_DEADLINE_S = 120.0  # a whole poll (every number, media, statuses) ends within this
 _SID_CHUNK = 500  # stays under every backend's bound-parameter limit
 # How far behind the poll's own start the cursor stays at most: provider clocks and message
 # dates may be a little ahead of this desktop's clock (docs/set_aside.md).
@@ -103,8 +106,11 @@ class Poller:
 
     def __init__(self, db: Database, settings: SettingsService, provider_factory: ProviderFactory,
                  clock: Clock = utcnow, ingest: InboundIngest | None = None,
-                 page_size: int = 1000) -> None:
+                 page_size: int = 1000, deadline_s: float = POLL_DEADLINE_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.db = db
+        self.deadline_s = deadline_s  # seconds one poll may take, requests included
+        self.monotonic = monotonic
         self.page_size = page_size
         self.settings = settings
         self.provider_factory = provider_factory
@@ -121,6 +127,14 @@ class Poller:
         except ProviderError as exc:
             acc.provider_error("Provider", exc)
             return self._report(acc)
+        # Every request of this poll is refused or cut off once the poll's time is up.
+        provider.set_deadline(self.monotonic() + self.deadline_s)
+        try:
+            return self._poll_with(provider, acc)
+        finally:
+            provider.set_deadline(None)
+
+    def _poll_with(self, provider: SmsProvider, acc: _Acc) -> PollReport:
         office_numbers: list[str] = list(self.settings.get("office_numbers") or [])
         if not office_numbers:
             acc.errors.append("No office number is set (Preferences → Telephony & SMS).")
@@ -180,9 +194,7 @@ class Poller:
         if start is None:
             start = now - timedelta(days=int(self.settings.get("first_poll_lookback_days")))
         since = (start - timedelta(days=1)).astimezone(UTC).date()
-        listed = [m for m in provider.list_messages(to=number, date_sent_on_or_after=since,
-                                                     page_size=self.page_size)
-                  if m.direction == "inbound" and m.to == number]
+        listed, complete = self._list_inbound(provider, number, since, acc)
         listed.sort(key=lambda m: (_received_at(m), m.sid))
         stored = self._stored_sids([m.sid for m in listed])
         failed_before = self.ingest.failures([m.sid for m in listed if m.sid not in stored])
@@ -212,12 +224,31 @@ class Poller:
                             acc.needs_review_ids.append(result.inbound_id)
                 if not held:
                     safe_until = _received_at(message)
+        if not complete:
+            return  # pages may be missing: what was read is filed, the cursor stays
         if safe_until is not None and safe_until > start:
             self._advance_cursor(number, safe_until, now)
         elif self.cursor(number) is None:
             # First poll with nothing to file: remember the look-back start, not "now", so a
             # message dated earlier but listed late is still caught.
             self._advance_cursor(number, start, now)
+
+    def _list_inbound(self, provider: SmsProvider, number: str, since: Any,
+                      acc: _Acc) -> tuple[list[ProviderMessage], bool]:
+        """The inbound messages to `number` listed since `since`, and whether the listing was
+        complete. A listing cut short (ListingIncompleteError) keeps what was read and is
+        reported; any other ProviderError propagates."""
+        listed: list[ProviderMessage] = []
+        complete = True
+        try:
+            for m in provider.list_messages(to=number, date_sent_on_or_after=since,
+                                            page_size=self.page_size):
+                if m.direction == "inbound" and m.to == number:
+                    listed.append(m)
+        except ListingIncompleteError as exc:
+            acc.provider_error(f"Polling {mask(number)}", exc)
+            complete = exc.complete
+        return listed, complete
 
     def _filing_failed(self, number: str, message: ProviderMessage, exc: Exception,
                        acc: _Acc) -> bool:

@@ -22,7 +22,7 @@ from desktop_sms.db.models import (
     User,
 )
 from desktop_sms.domain.phones import format_display, sender_kind, try_normalize
-from desktop_sms.domain.states import LinkRule
+from desktop_sms.domain.states import LinkRule, shown_state
 from desktop_sms.services import access
 from desktop_sms.services.common import Actor, NotFound
 from desktop_sms.services.ingest import classify_media
@@ -238,7 +238,8 @@ class ReceivedLog:
                     .where(OutboundMessage.matter_id == matter_id,
                            OutboundMessage.kind != "reminder")):
                 items.append(ConversationItem(
-                    "outbound", o.id, o.sent_at or o.send_at or o.created_at, o.body, o.state,
+                    "outbound", o.id, o.sent_at or o.send_at or o.created_at, o.body,
+                    shown_state(o.state, o.verify_since is not None),
                     format_display(o.to_e164, region), error_message=o.error_message,
                     author=author))
             inbound = list(s.scalars(

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from desktop_sms.domain.phones import DEFAULT_REGION, format_display
-from desktop_sms.domain.states import HELD_QUEUE_TEXT
+from desktop_sms.domain.states import CHECKING_LABEL, HELD_QUEUE_TEXT
 from desktop_sms.services.outbound import QueueRow
 from desktop_sms.ui.text import plain_tooltip
 
@@ -100,6 +100,8 @@ class QueueTableModel(QAbstractTableModel):
         if column == 0:
             return r.send_at.astimezone().strftime("%Y-%m-%d %H:%M")
         if column == 1:
+            if r.checking:
+                return CHECKING_LABEL
             return STATE_LABELS.get(r.state, r.state)
         if column == 2:
             return format_display(r.to, region)

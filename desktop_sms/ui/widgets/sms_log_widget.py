@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.domain.states import CHECKING, CHECKING_LABEL
 from desktop_sms.services.received import ConversationItem, DocumentInfo, ReceivedLog
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.thumbnails import CACHE, Thumbnail, to_pixmap
@@ -46,6 +47,7 @@ STATUS_TEXT = {
     "delivered": "Delivered", "undelivered": "Not delivered", "failed": "Failed",
     "canceled": "Canceled", "missed": "Missed", "received": "Received",
     "held": "Held by Twilio", "holding": "Being handed to Twilio",
+    CHECKING: CHECKING_LABEL,
 }
 
 _BUBBLE_STYLE = {
