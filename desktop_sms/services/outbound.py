@@ -22,7 +22,7 @@ from desktop_sms.db.models import Matter, OptOut, OutboundMessage, Setting, User
 from desktop_sms.domain.phones import InvalidPhoneNumber, mask, normalize
 from desktop_sms.domain.segments import BodyError, validate_body
 from desktop_sms.domain.states import CANCELABLE_STATES, OutboundState
-from desktop_sms.services import audit
+from desktop_sms.services import audit, consent
 from desktop_sms.services.common import (
     Actor,
     Clock,
@@ -111,6 +111,10 @@ class OutboundService:
         for listener in list(self._listeners):
             listener()
 
+    def notify(self) -> None:
+        """Tell the listeners a message was added elsewhere (the consent request)."""
+        self._notify()
+
     # --- checks shared by the dialog and the service ------------------------------------
     def normalize_recipient(self, raw: str) -> str:
         """E.164 of the recipient, or ValidationError with a sentence."""
@@ -135,8 +139,15 @@ class OutboundService:
 
     # --- send / schedule ----------------------------------------------------------------
     def send(self, actor: Actor, matter_id: int, to: str, body: str,
-             send_at: datetime | None = None) -> int:
-        """Queue (send_at None) or schedule a text from a matter; returns the message id."""
+             send_at: datetime | None = None, *, override_quiet_hours: str | None = None,
+             override_opt_out: str | None = None) -> int:
+        """Queue (send_at None) or schedule a text from a matter; returns the message id.
+
+        Raises ConsentRequired, OptedOutNumber (the number replied STOP), OptedOutClient (another
+        number of the client did, scope `client`, without an allowed override) or
+        QuietHoursError (a schedule inside the recipient's quiet hours, or a send-now there
+        without `override_quiet_hours`); see services/consent.py. Overrides are audited.
+        """
         actor.require_sms("send texts")
         try:
             validate_body(body)
@@ -159,11 +170,15 @@ class OutboundService:
             if is_opted_out(s, e164):
                 raise OptedOutNumber(f"{to.strip()} replied STOP and has opted out of texts; it "
                                      "cannot be texted until the client texts START.")
+            consent.check_opt_out(s, actor, matter, e164, now, override_opt_out)
+            quiet_override = consent.check_quiet_hours(s, actor, matter, e164, send_at, now,
+                                                       override_quiet_hours)
             state = OutboundState.SCHEDULED if send_at else OutboundState.QUEUED
             msg = OutboundMessage(kind="client", matter_id=matter_id, author_id=actor.user_id,
                                   to_raw=to.strip(), to_e164=e164, from_number=from_number,
                                   body=body, state=str(state), send_at=send_at or now,
-                                  created_at=now, attempts=0)
+                                  created_at=now, attempts=0,
+                                  quiet_hours_override=quiet_override)
             s.add(msg)
             s.flush()
             audit.record(s, actor, "sms.schedule" if send_at else "sms.send", now,
