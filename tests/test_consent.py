@@ -249,3 +249,10 @@ def test_unknown_time_zone_uses_the_office_zone() -> None:
     night_la = datetime(2026, 3, 2, 22, 0, tzinfo=la)
     assert policy.is_quiet(night_la, unknown)
     assert policy.next_allowed(night_la, unknown) == datetime(2026, 3, 3, 8, 0, tzinfo=la)
+
+
+def test_non_geographic_numbers_use_the_office_zone() -> None:
+    policy = QuietPolicy(DEFAULT_WINDOW, False, UTC)
+    noon_utc = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 02:00 in Honolulu
+    assert not policy.is_quiet(noon_utc, "+18005550100")
+    assert policy.is_quiet(datetime(2026, 3, 2, 23, 0, tzinfo=UTC), "+18005550100")

@@ -64,6 +64,7 @@ STRICT_STATE_WINDOWS: Final[dict[str, QuietWindow]] = {
     "NJ": QuietWindow(time(20, 0), time(8, 0)),
     "CT": QuietWindow(time(20, 0), time(9, 0)),
 }
+MAX_AREA_ZONES: Final = 3  # more than this: the number has no area (toll-free, 500)
 _STATE_NAMES: Final = {"Florida": "FL", "Oklahoma": "OK", "Maryland": "MD",
                        "Mississippi": "MS", "New Jersey": "NJ", "Connecticut": "CT"}
 
@@ -90,7 +91,8 @@ def _parsed(e164: str) -> phonenumbers.PhoneNumber | None:
 
 
 def recipient_zones(e164: str, office_tz: tzinfo) -> list[tzinfo]:
-    """The time zones of the number's area; [office_tz] when the area's zone is unknown."""
+    """The time zones of the number's area; [office_tz] when the area's zone is unknown or the
+    number has no area."""
     number = _parsed(e164)
     zones: list[tzinfo] = []
     if number is not None:
@@ -99,7 +101,8 @@ def recipient_zones(e164: str, office_tz: tzinfo) -> list[tzinfo]:
                 zones.append(ZoneInfo(name))
             except (ZoneInfoNotFoundError, ValueError):
                 continue
-    return zones or [office_tz]
+    # A non-geographic number (toll-free, 500) lists every zone of its country: unknown.
+    return zones if zones and len(zones) <= MAX_AREA_ZONES else [office_tz]
 
 
 def recipient_state(e164: str) -> str | None:
