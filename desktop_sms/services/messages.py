@@ -10,6 +10,9 @@ from sqlalchemy.orm import selectinload
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import InboundMessage, Matter, MessageLink, OutboundMessage
+from desktop_sms.domain.optout import classify_keyword
+
+_OPT_EVENTS = {"opt_out": "opted_out", "opt_in": "opted_in"}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -60,6 +63,8 @@ def list_messages(db: Database, *, case_number: str | None = None,
                     "cases": [lk.matter.case_number for lk in links],
                     "rules": [lk.rule for lk in links], "needs_review": im.needs_review,
                     "num_media": im.num_media, "_sort": im.received_at,
+                    # "opted_out" (STOP and the like) / "opted_in" (START, YES) / None
+                    "opt_out_event": _OPT_EVENTS.get(classify_keyword(im.body) or ""),
                 })
     rows.sort(key=lambda r: r.pop("_sort"))
     return rows
