@@ -256,3 +256,17 @@ def test_non_geographic_numbers_use_the_office_zone() -> None:
     noon_utc = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 02:00 in Honolulu
     assert not policy.is_quiet(noon_utc, "+18005550100")
     assert policy.is_quiet(datetime(2026, 3, 2, 23, 0, tzinfo=UTC), "+18005550100")
+
+
+def test_stop_reads_as_an_opt_out_on_home_alerts_and_the_sms_log(office: Office) -> None:
+    from desktop_sms.services.received import ConversationItem
+    from desktop_sms.ui.widgets.sms_log_widget import status_line
+
+    _reply(office, "STOP")
+    assert office.staff.user_id is not None
+    [alert] = office.services.inbound.alerts.visible_to(office.staff.user_id)
+    assert alert.snippet == "Maria Garcia replied STOP — opted out of texts"
+    stop = ConversationItem("inbound", 1, office.clock(), "Stop", "received", "(212) 555-0123")
+    start = ConversationItem("inbound", 2, office.clock(), "START", "received", "(212) 555-0123")
+    assert status_line(stop).startswith("Opted out of texts · ")
+    assert status_line(start).startswith("Opted back in · ")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.domain.optout import classify_keyword
 from desktop_sms.services.received import ConversationItem, DocumentInfo, ReceivedLog
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.documents_pane import (
@@ -111,6 +112,9 @@ def status_line(item: ConversationItem) -> str:
         parts.append(item.author)
     if item.direction == "inbound":
         parts.append(f"from {item.number}")
+        keyword = classify_keyword(item.body)
+        if keyword:  # a STOP is not like any other reply
+            parts.insert(0, "Opted out of texts" if keyword == "opt_out" else "Opted back in")
     line = " · ".join(parts)
     if item.error_message:
         line += f"\n{item.error_message}"
