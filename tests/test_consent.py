@@ -95,9 +95,8 @@ def test_stop_cancels_tomorrows_scheduled_text_with_the_reason(office: Office) -
     for mid in (scheduled, queued):
         msg = _msg(office, mid)
         assert (msg.state, msg.error_message) == ("canceled", CANCEL_REASON)
-    row = next(r for r in svc.outbound.queue(matter_id=office.matter_id) if r.id == scheduled) \
-        if any(r.id == scheduled for r in svc.outbound.queue(matter_id=office.matter_id)) else None
-    assert row is None  # no longer waiting in the queue
+    rows = {r.id: r for r in svc.outbound.queue(matter_id=office.matter_id)}
+    assert (rows[scheduled].state, rows[scheduled].error) == ("canceled", CANCEL_REASON)
     assert "sms.cancel_opt_out" in _actions(office)
     office.clock.advance(days=1, minutes=1)
     assert svc.dispatcher.run_due().sent == []
@@ -270,3 +269,17 @@ def test_stop_reads_as_an_opt_out_on_home_alerts_and_the_sms_log(office: Office)
     start = ConversationItem("inbound", 2, office.clock(), "START", "received", "(212) 555-0123")
     assert status_line(stop).startswith("Opted out of texts · ")
     assert status_line(start).startswith("Opted back in · ")
+
+
+def test_demo_stop_cancels_the_seeded_scheduled_text(office: Office) -> None:
+    from desktop_sms.services.demo import seed_consent_demo
+
+    svc = office.services
+    mid = seed_consent_demo(svc, office.admin)
+    status = svc.consent.status(office.matter_id)
+    assert status.history[-1].method == "written"
+    assert _msg(office, mid).state == "scheduled"
+    _reply(office, "STOP")
+    msg = _msg(office, mid)
+    assert (msg.state, msg.error_message) == ("canceled", CANCEL_REASON)
+    assert svc.outbound.queue(matter_id=office.matter_id)[0].error == CANCEL_REASON

@@ -212,7 +212,8 @@ class OutboundService:
     # --- queue --------------------------------------------------------------------------
     def queue(self, *, mine_user_id: int | None = None, matter_id: int | None = None,
               limit: int = 2000) -> list[QueueRow]:
-        """Scheduled, queued, sending, missed and recently failed messages, soonest first."""
+        """Scheduled, queued, sending, missed, recently failed and recently canceled-by-STOP
+        messages, soonest first."""
         author = aliased(User)
         since = self.clock() - QUEUE_FAILED_WINDOW
         stmt = (select(OutboundMessage, Matter.case_number, Matter.client_name, author.name)
@@ -220,6 +221,10 @@ class OutboundService:
                 .outerjoin(author, OutboundMessage.author_id == author.id)
                 .where(or_(OutboundMessage.state.in_(["scheduled", "queued", "sending", "missed"]),
                            (OutboundMessage.state == "failed")
+                           & (OutboundMessage.created_at >= since),
+                           # canceled by a STOP: shown with the reason "client opted out"
+                           (OutboundMessage.state == "canceled")
+                           & (OutboundMessage.error_message == consent.CANCEL_REASON)
                            & (OutboundMessage.created_at >= since)))
                 .order_by(OutboundMessage.send_at, OutboundMessage.id).limit(limit))
         if mine_user_id is not None:

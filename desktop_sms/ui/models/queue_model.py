@@ -19,6 +19,7 @@ STATE_LABELS = {
     "sending": "Sending",
     "missed": "Missed",
     "failed": "Failed",
+    "canceled": "Canceled",  # by a STOP: the error column says "client opted out"
 }
 
 
