@@ -4,15 +4,19 @@ confirmation, the two-step consent dialog, and the demo flow (STOP from the Simu
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from desktop_sms.db.database import Database
 from desktop_sms.db.models import AuditEntry, OutboundMessage
 from desktop_sms.providers.base import SmsProvider
+from desktop_sms.providers.sandbox_server import SandboxServer
 from desktop_sms.services.consent import CANCEL_REASON
 from desktop_sms.services.matters import MatterInput
 from desktop_sms.ui.windows.main_window import MainWindow
@@ -147,3 +151,74 @@ def test_consent_dialog_records_only_after_confirmation(qtbot: QtBot, office: Of
         "no (written) by Pat Paralegal")
     assert "revoked by letter" in view.consent_history_label.text()
     assert outbound_ui_of(office_window) is not None
+
+
+def test_ask_by_text_from_the_case_once(qtbot: QtBot, office: Office,
+                                        office_window: MainWindow) -> None:
+    svc = office.services
+    with svc.db.transaction() as s:
+        from desktop_sms.db.models import Matter
+        m = s.get(Matter, office.matter_id)
+        assert m is not None
+        m.consent = "not_asked"
+    view = office_window.open_matter(office.matter_id)
+    view.reload()
+    assert view.ask_by_text_action.isEnabled()
+    box = view.ask_by_text()
+    assert "Reply YES to get texts about your case from" in box.text()
+    box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: "consent asked by text" in view.texts_label.text())
+    assert not view.ask_by_text_action.isEnabled()  # once per case
+    assert len(_audit(office, "consent.request")) == 1
+
+
+def test_demo_database_stop_from_the_simulated_phone(
+        qtbot: QtBot, sqlite_db: Database, sandbox_server: SandboxServer,
+        twilio_provider: SmsProvider, ui_config_dir: Path) -> None:
+    from desktop_sms.app import build_main_window
+    from desktop_sms.services.container import build_services
+    from desktop_sms.services.demo import seed_demo
+    from tests.helpers.clock import FakeClock
+    from tests.helpers.outbound_fixtures import MemoryCredentialStore
+
+    clock = FakeClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    services = build_services(sqlite_db, clock, credentials=MemoryCredentialStore())
+    sandbox = OfficeSandbox(services.settings, sandbox_server, twilio_provider, started=False)
+    services.providers = sandbox
+    services.dispatcher.provider_factory = sandbox
+    services.poller.provider_factory = sandbox
+    actor = seed_demo(services)
+    [scheduled] = [r for r in services.outbound.queue() if r.state == "scheduled"]
+    assert scheduled.client_name == "Maria Garcia" and scheduled.matter_id is not None
+    matter_id = scheduled.matter_id
+    window = build_main_window(services, actor)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    win = window
+    phone = open_phone(qtbot, win)
+    phone.set_number("(212) 555-0110")
+    qtbot.keyClicks(phone.reply_edit, "STOP")
+    with qtbot.waitSignal(phone.reply_sent):
+        phone.send_button.click()
+    services.poller.poll_once()
+    [row] = [r for r in services.outbound.queue() if r.id == scheduled.id]
+    assert (row.state, row.error) == ("canceled", CANCEL_REASON)
+    view = win.open_matter(matter_id)
+    view.reload()
+    assert view.texts_label.text().startswith(
+        "Opted out — This client replied STOP from (212) 555-0110")
+    page = win.cases_page
+    page.refresh()
+    model = page.model
+    col = [model.headerData(c, Qt.Orientation.Horizontal)
+           for c in range(model.columnCount())].index("Texts")
+    qtbot.waitUntil(lambda: any(model.data(model.index(r, 0)) == view.detail.case_number
+                                for r in range(model.rowCount())))
+    marks = {model.data(model.index(r, 0)): model.data(model.index(r, col))
+             for r in range(model.rowCount())}
+    assert view.detail is not None and marks[view.detail.case_number] == "Opted out"
+    assert list(marks.values()).count("Opted out") == 2  # Rosa Garcia shares the phone
+    dialog = open_compose(qtbot, win, matter_id)
+    assert "replied STOP" in dialog.opt_out_label.text()
+    assert not dialog.send_button.isEnabled()

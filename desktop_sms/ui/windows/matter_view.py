@@ -244,6 +244,9 @@ class MatterView(QWidget):
             scope = ("no number of this client can be texted" if status.scope == "client"
                      else "that number can't be texted")
             self.texts_label.setText(f"Opted out — {status.stop_sentence()} ({scope}.)")
+            if status.consent == "yes":
+                self.consent_label.setText(self.consent_label.text()
+                                           + " — but the client has since replied STOP")
             self.texts_label.setStyleSheet("color: #a40000; font-weight: bold;")
         else:
             requested = (f"; consent asked by text on {local_time(status.request_sent_at)}"
