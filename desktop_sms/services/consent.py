@@ -463,6 +463,11 @@ class ConsentService:
             self._notify()
         return message_id
 
+    def policy(self) -> QuietPolicy:
+        """The office's quiet-hours rule as stored now (read once by a dialog)."""
+        with self.db.session() as s:
+            return quiet_policy(s)
+
     def quiet_hours_at(self, e164: str, when: datetime | None = None) -> datetime | None:
         """None when `when` (default now) is outside the number's quiet hours, else the next
         allowed time (aware UTC)."""

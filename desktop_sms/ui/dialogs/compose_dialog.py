@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_sms.domain.phones import is_quiet_hours, local_time_zone
+from desktop_sms.domain.phones import local_time_zone
 from desktop_sms.domain.segments import MAX_BODY_CHARS, count_segments
 from desktop_sms.services.common import Actor, Clock, ServiceError, ValidationError
 from desktop_sms.services.consent import QuietHoursError
@@ -122,6 +122,7 @@ class ComposeDialog(QDialog):
         # The client's opt-out state per number and the office's override rule.
         self.text_status = services.consent.status(matter_id)
         self.override_allowed = bool(services.settings.get("allow_opt_out_override"))
+        self.quiet_policy = services.consent.policy()
         self._pending_consent: str | None = None
         self._recipient_e164: str | None = None
         self._sending = False
@@ -478,10 +479,13 @@ class ComposeDialog(QDialog):
         prefix = "Recipient's local time at the scheduled time" if scheduled else \
             "Recipient's local time"
         self.recipient_time.setText(f"{prefix}: {clock_time(local)} ({zone_name})")
-        if is_quiet_hours(local):
+        moment = scheduled or self._clock()
+        window = self.quiet_policy.window_for(e164)
+        if window is not None and self.quiet_policy.is_quiet(moment, e164):
+            allowed = self.quiet_policy.next_allowed(moment, e164)
             self.quiet_hours_warning.setText(
-                "That is outside 8:00–21:00 for the recipient; consider scheduling the text "
-                "for the daytime.")
+                f"That is inside the recipient's quiet hours ({window.label()} their time); "
+                f"texts can go from {self.quiet_policy.local_label(allowed, e164)}.")
             self.quiet_hours_warning.setVisible(True)
 
     def _body_changed(self) -> None:
