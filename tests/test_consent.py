@@ -283,3 +283,19 @@ def test_demo_stop_cancels_the_seeded_scheduled_text(office: Office) -> None:
     msg = _msg(office, mid)
     assert (msg.state, msg.error_message) == ("canceled", CANCEL_REASON)
     assert svc.outbound.queue(matter_id=office.matter_id)[0].error == CANCEL_REASON
+
+
+def test_a_retry_falling_due_at_night_is_held(office: Office) -> None:
+    from sqlalchemy import update
+
+    svc = office.services
+    _at_ny(office, 20, 55)
+    mid = svc.outbound.send(office.staff, office.matter_id, CLIENT, "Retry me")
+    night = _at_ny(office, 21, 5)
+    with svc.db.transaction() as s:  # its first attempt failed; the back-off ends at night
+        s.execute(update(OutboundMessage).where(OutboundMessage.id == mid)
+                  .values(attempts=1, next_attempt_at=night, error_message="timed out"))
+    assert svc.dispatcher.run_due().sent == []
+    msg = _msg(office, mid)
+    assert (msg.state, msg.attempts) == ("scheduled", 1)
+    assert msg.send_at == datetime(2026, 3, 3, 8, 0, tzinfo=NY)
