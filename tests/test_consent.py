@@ -98,6 +98,13 @@ def test_stop_cancels_tomorrows_scheduled_text_with_the_reason(office: Office) -
     rows = {r.id: r for r in svc.outbound.queue(matter_id=office.matter_id)}
     assert (rows[scheduled].state, rows[scheduled].error) == ("canceled", CANCEL_REASON)
     assert "sms.cancel_opt_out" in _actions(office)
+    from desktop_sms.ui.widgets.sms_log_widget import status_line
+
+    log = office.services.inbound.received.conversation(office.matter_id)
+    canceled = next(i for i in log if i.direction == "outbound" and i.id == scheduled)
+    assert status_line(canceled).endswith("\n" + CANCEL_REASON)
+    stop = next(i for i in log if i.direction == "inbound")
+    assert status_line(stop).startswith("Opted out of texts · ")
     office.clock.advance(days=1, minutes=1)
     assert svc.dispatcher.run_due().sent == []
     assert office.server_bodies() == []
