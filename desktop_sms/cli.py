@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -117,7 +118,27 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--auth-token")
     sandbox.add_argument("--min-schedule-ahead", type=int, choices=(300, 900), default=900,
                          help="seconds a SendAt must be ahead (Twilio's pages give 300 or 900)")
+    _add_consent_commands(sub, snd)
     return p
+
+
+def _add_consent_commands(sub: Any, snd: argparse.ArgumentParser) -> None:
+    """`consent`, `cases show` and the send overrides (docs/consent_and_quiet_hours.md)."""
+    snd.add_argument("--override-quiet-hours", metavar="REASON",
+                     help="send inside the recipient's quiet hours (audited)")
+    snd.add_argument("--override-opt-out", metavar="REASON",
+                     help="text another number of a client who replied STOP, when the office "
+                          "allows it (audited)")
+    consent = sub.add_parser("consent", help="record a client's SMS consent or its revocation")
+    consent.add_argument("--case", required=True, metavar="NUMBER")
+    consent.add_argument("--answer", required=True, choices=["yes", "no"])
+    consent.add_argument("--method", required=True, choices=["verbal", "written", "text_reply"])
+    consent.add_argument("--note", metavar="TEXT")
+    cases = sub.add_parser("cases", help="show a case")
+    cases_sub = cases.add_subparsers(dest="cases_command", required=True)
+    show = cases_sub.add_parser("show", help="a case with its numbers, consent and opt-outs")
+    show.add_argument("number")
+    show.add_argument("--json", action="store_true")
 
 
 def _open(args: argparse.Namespace) -> Services:
@@ -287,8 +308,11 @@ def cmd_send(args: argparse.Namespace) -> int:
                 print(f"plain quotes: {advice.plain_segments} segment(s) instead of "
                       f"{advice.segments}")
         if args.consent == "yes" and matter.consent != "yes":
-            services.matters.set_consent(actor, matter.id, "yes")
-        message_id = services.outbound.send(actor, matter.id, to, body, send_at=when)
+            services.consent.record(actor, matter.id, "yes", "verbal")
+        message_id = services.outbound.send(
+            actor, matter.id, to, body, send_at=when,
+            override_quiet_hours=args.override_quiet_hours,
+            override_opt_out=args.override_opt_out)
         if when is None:
             report = services.dispatcher.run_due()
             for problem in report.errors:
@@ -514,6 +538,66 @@ def cmd_events(args: argparse.Namespace) -> int:
         services.close()
 
 
+def cmd_consent(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        actor = acting_user(services, args)
+        matter = services.matters.by_number(args.case)
+        services.consent.record(actor, matter.id, args.answer, args.method, args.note)
+        print(f"{matter.case_number}: consent {args.answer} ({args.method.replace('_', ' ')})")
+        return 0
+    finally:
+        services.close()
+
+
+def case_json(services: Services, case_number: str) -> dict[str, Any]:
+    """A matter with its numbers, consent (answer, method, who, when, history) and the opt-out
+    state per number, as `cases show NUMBER --json` prints it."""
+    matter = services.matters.by_number(case_number)
+    status = services.consent.status(matter.id)
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    history = [{"answer": h.answer, "method": h.method, "by": h.by, "at": iso(h.at),
+                "wording_version": h.wording_version, "note": h.note,
+                "inbound_id": h.inbound_id} for h in status.history]
+    last = history[-1] if history else None
+    return {
+        "case_number": matter.case_number, "client_name": matter.client_name,
+        "stage": matter.stage,
+        "numbers": [{"kind": kind, "number": e164, "opted_out": n.opted_out if n else False,
+                     "opted_out_at": iso(n.changed_at) if n and n.opted_out else None,
+                     "blocked": n.blocked if n else False}
+                    for kind, e164 in (("mobile", matter.mobile_e164), ("home", matter.home_e164))
+                    if e164 for n in [status.number(e164)]],
+        "opt_out_scope": status.scope,
+        "consent": {"answer": status.consent, "method": last["method"] if last else None,
+                    "by": last["by"] if last else matter.consent_by,
+                    "at": last["at"] if last else iso(matter.consent_at),
+                    "history": history},
+        "consent_requested_at": iso(status.request_sent_at),
+    }
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        data = case_json(services, args.number)
+        if args.json:
+            print(json.dumps(data, ensure_ascii=False, indent=1))
+            return 0
+        print(f"{data['case_number']}\t{data['client_name']}\t{data['stage']}")
+        print(f"consent: {data['consent']['answer']}")
+        for n in data["numbers"]:
+            print(f"{n['kind']}: {n['number']}" + ("  (opted out)" if n["opted_out"] else
+                                                  "  (blocked: client opted out)"
+                                                  if n["blocked"] else ""))
+        return 0
+    finally:
+        services.close()
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "templates": cmd_templates,
     "bulk-send": cmd_bulk_send,
@@ -528,6 +612,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "dispatch": cmd_dispatch,
     "poll": cmd_poll,
     "sandbox-server": cmd_sandbox_server,
+    "consent": cmd_consent,
+    "cases": cmd_cases,
 }
 
 

@@ -16,6 +16,8 @@ def test_alarm_sends_queued_text_and_poller_files_the_reply(qtbot: QtBot, office
                                                            sandbox_server: SandboxServer) -> None:
     svc = office.services
     office.clock.set(datetime.now(UTC))  # the real alarm clock runs on real time here
+    # Real time may be night in New York: quiet hours are tested in test_consent.py.
+    svc.settings.set(office.admin, "quiet_hours", "off")
     window = build_main_window(svc, office.staff)
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.background.polled, timeout=15000):  # the start-up poll

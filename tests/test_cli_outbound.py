@@ -22,6 +22,8 @@ def cli_db(db_url: str, tmp_path: Path, sandbox_server: SandboxServer,
     monkeypatch.setenv("DESKTOP_SMS_TWILIO_API_URL", sandbox_server.base_url)
     assert main(["--db", db_url, "users", "add", "boss", "--name", "Boss"]) == 0
     assert main(["--db", db_url, "settings", "set", "office_numbers", "+12125550100"]) == 0
+    # These tests use the real clock: quiet hours (tested in test_cli_consent.py) are off.
+    assert main(["--db", db_url, "settings", "set", "quiet_hours", "off"]) == 0
     path = tmp_path / "cases.csv"
     path.write_text(CSV, encoding="utf-8")
     assert main(["--db", db_url, "import-cases", str(path)]) == 0

@@ -131,14 +131,19 @@ def test_consent_gates_send_and_is_saved_with_the_user(qtbot: QtBot, office: Off
     dialog.body_edit.setPlainText("May we text you?")
     assert not dialog.send_button.isEnabled()
 
+    dialog.consent_no.click()  # a click alone saves nothing: it asks for confirmation
+    assert office.services.matters.detail(office.matter_id).consent == "not_asked"
+    assert dialog.consent_confirm_button.isVisible()
+    assert "said NO" in dialog.consent_confirm_text.text()
     with qtbot.waitSignal(dialog.consent_changed):
-        dialog.consent_no.click()
+        dialog.consent_confirm_button.click()
     assert office.services.matters.detail(office.matter_id).consent == "no"
     assert dialog.consent_header.text().startswith("SMS consent: No — recorded by Pat")
     assert not dialog.send_button.isEnabled()
 
+    dialog.consent_yes.click()
     with qtbot.waitSignal(dialog.consent_changed):
-        dialog.consent_yes.click()
+        dialog.consent_confirm_button.click()
     detail = office.services.matters.detail(office.matter_id)
     assert (detail.consent, detail.consent_by) == ("yes", "Pat Paralegal")
     assert detail.consent_at == office.clock()

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -191,6 +192,9 @@ class OutboundMessage(Base):
     # One text of a batch to many clients (Text selected…, bulk-send); null for single texts.
     batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbound_batches.id", ondelete="SET NULL"), index=True)
+    # Sent inside quiet hours on purpose (a reason was given and audited): never held.
+    quiet_hours_override: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
 
     matter: Mapped[Matter | None] = relationship(foreign_keys=[matter_id])
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
@@ -516,3 +520,46 @@ class ClientReminder(Base):
     detail: Mapped[str | None] = mapped_column(String(200))
     outbound_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbound_messages.id", ondelete="SET NULL"))
+
+
+class ConsentRecord(Base):
+    """One SMS consent answer (or revocation) for a matter: what, how, which wording, who, when.
+
+    method: verbal / written / text_reply / imported. The matter's `consent` column holds the
+    latest answer; these rows are its history (docs/consent_and_quiet_hours.md).
+    """
+
+    __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_records_matter_at", "matter_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"))
+    answer: Mapped[str] = mapped_column(String(10))  # yes / no
+    method: Mapped[str] = mapped_column(String(12))
+    wording_version: Mapped[str] = mapped_column(String(16))
+    wording: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )
+
+
+class ConsentRequest(Base):
+    """The one "Reply YES…" text a matter may send; a YES/START within the window answers it."""
+
+    __tablename__ = "consent_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"),
+                                           unique=True)
+    to_e164: Mapped[str] = mapped_column(String(20), index=True)
+    outbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )

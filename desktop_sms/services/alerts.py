@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, or_, select, update
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import Alert, Assignment, InboundMessage, Matter
+from desktop_sms.domain.optout import classify_keyword
 from desktop_sms.domain.phones import format_display
 from desktop_sms.services import access, audit
 from desktop_sms.services.common import (
@@ -88,6 +89,8 @@ class AlertService:
                         f"({inbound.num_media} attachment{'s' if inbound.num_media != 1 else ''})"
                         if inbound.num_media else "")
                     received = inbound.received_at
+                    if classify_keyword(inbound.body) == "opt_out":
+                        text = f"{client} replied STOP — opted out of texts"
                 rows.append(AlertRow(alert.id, alert.matter_id, number, client, sender, text,
                                      received, alert.created_at, alert.inbound_id))
         return rows

@@ -10,6 +10,7 @@ from desktop_sms.services.batches import BatchService
 from desktop_sms.services.calendar import CalendarService
 from desktop_sms.services.client_reminders import ClientReminderService
 from desktop_sms.services.common import Clock, utcnow
+from desktop_sms.services.consent import ConsentService
 from desktop_sms.services.credentials import CredentialStore, KeyringCredentialStore
 from desktop_sms.services.dispatcher import Dispatcher
 from desktop_sms.services.held import HeldTexts
@@ -45,6 +46,7 @@ class Services:
     templates: TemplateService
     batches: BatchService
     client_reminders: ClientReminderService
+    consent: ConsentService
 
     def close(self) -> None:
         """Stop what the services started (the in-process sandbox) and close the database."""
@@ -80,4 +82,5 @@ def build_services(db: Database, clock: Clock = utcnow,
                     credentials=credentials, providers=providers, outbound=outbound,
                     dispatcher=dispatcher, calendar=calendar, inbound=inbound,
                     poller=poller, held=held, templates=templates, batches=batches,
-                    client_reminders=client_reminders)
+                    client_reminders=client_reminders,
+                    consent=ConsentService(db, clock, region, outbound.notify))

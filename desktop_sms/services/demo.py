@@ -52,4 +52,22 @@ def seed_demo(services: Services, today: date | None = None) -> Actor:
             case_number=f"{today.year % 100:02d}-100200", client_name="Rosa Garcia", stage="intake",
             mobile="+1 212 555 0110", intake_date=today - timedelta(days=2),
             primary_username="pat"))
+    seed_consent_demo(services, actor)
     return actor
+
+
+def seed_consent_demo(services: Services, actor: Actor) -> int:
+    """Consent on the first case (written) and a text scheduled for tomorrow 10:00 in the
+    client's time, so a STOP from the Simulated phone visibly cancels it. Returns its id."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    matter = next(r for r in services.matters.page("Maria Garcia", limit=10)
+                  if r.client_name == "Maria Garcia" and r.mobile)
+    detail = services.matters.detail(matter.id)
+    services.consent.record(actor, matter.id, "yes", "written", "signed at intake (demo)")
+    zone = ZoneInfo("America/New_York")
+    tomorrow = services.clock().astimezone(zone).date() + timedelta(days=1)
+    when = datetime.combine(tomorrow, time(10, 0), tzinfo=zone)
+    return services.outbound.send(actor, matter.id, detail.mobile_raw or "",
+                                  "Reminder: your appointment is tomorrow at 10:00.", when)

@@ -33,6 +33,7 @@ from desktop_sms.providers.base import (
     SmsProvider,
 )
 from desktop_sms.services.common import Clock, utcnow
+from desktop_sms.services.consent import hold_quiet_hours
 from desktop_sms.services.outbound import record_opt_out
 from desktop_sms.services.pacing import Pacer
 from desktop_sms.services.settings import SettingsService
@@ -342,8 +343,10 @@ class Dispatcher:
                 if report is not None:
                     report.failed.extend(blocked)
                 log.info("%d due text(s) not sent: the number opted out", len(blocked))
+            # Due inside the recipient's quiet hours: scheduled again for when they end.
+            held = hold_quiet_hours(s, [r[0] for r in rows if r[1] not in stopped], token, now)
         return [_Claimed(r[0], r[1], r[2], r[3], r[4], lease_until, r[5]) for r in rows
-                if r[1] not in stopped]
+                if r[1] not in stopped and r[0] not in held]
 
     def _send_batch(self, claimed: list[_Claimed], service_sid: str | None,
                     report: DispatchReport, pool: ThreadPoolExecutor | None) -> None:

@@ -61,7 +61,7 @@ from desktop_sms.providers.base import (
     ProviderMessage,
     SmsProvider,
 )
-from desktop_sms.services import audit
+from desktop_sms.services import audit, consent
 from desktop_sms.services.common import (
     Actor,
     Clock,
@@ -635,6 +635,7 @@ class InboundIngest:
             if keyword and from_e164:
                 record_opt_out(s, from_e164, keyword == "opt_out", "keyword", received_at,
                                inbound_id)
+                consent.on_keyword(s, from_e164, keyword, inbound_id, received_at)
         if log.isEnabledFor(logging.INFO):
             log.info("filed inbound %s from %s on %d case(s)%s%s", message.sid,
                      mask(message.from_ or ""), len(decisions),

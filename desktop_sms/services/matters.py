@@ -45,6 +45,7 @@ class MatterRow:
     intake_date: date | None
     date_opened: date | None
     primary: str | None
+    texts: str = ""  # "Opted out" when a client number replied STOP (the case list's mark)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,18 @@ class MatterInput:
     intake_date: date | None = None
     date_opened: date | None = None
     primary_username: str | None = None
+
+
+def opted_out_mark() -> ColumnElement[str]:
+    """'Opted out' when the matter's mobile or home number replied STOP, else ''."""
+    from sqlalchemy import case, exists
+
+    from desktop_sms.db.models import OptOut
+
+    stopped = exists().where(OptOut.opted_out.is_(True),
+                             or_(OptOut.phone_e164 == Matter.mobile_e164,
+                                 OptOut.phone_e164 == Matter.home_e164))
+    return case((stopped, "Opted out"), else_="")
 
 
 def primary_name_subquery() -> Select[str]:
@@ -173,7 +186,7 @@ class MatterService:
         """One window of the case list, newest case numbers first."""
         stmt = (select(Matter.id, Matter.case_number, Matter.client_name, Matter.stage,
                        Matter.mobile_raw, Matter.home_raw, Matter.intake_date, Matter.date_opened,
-                       primary_name_subquery().scalar_subquery())
+                       primary_name_subquery().scalar_subquery(), opted_out_mark())
                 .where(*self._filtered(text, mine_user_id))
                 .order_by(Matter.case_number.desc()).offset(offset).limit(limit))
         with self.db.session() as s:

@@ -10,8 +10,11 @@ from sqlalchemy.orm import selectinload
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import InboundMessage, Matter, MessageLink, OutboundMessage
+from desktop_sms.domain.optout import classify_keyword
 from desktop_sms.services import access
 from desktop_sms.services.common import Actor
+
+_OPT_EVENTS = {"opt_out": "opted_out", "opt_in": "opted_in"}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -67,6 +70,8 @@ def list_messages(db: Database, *, actor: Actor, case_number: str | None = None,
                     "cases": [lk.matter.case_number for lk in links],
                     "rules": [lk.rule for lk in links], "needs_review": im.needs_review,
                     "num_media": im.num_media, "_sort": im.received_at,
+                    # "opted_out" (STOP and the like) / "opted_in" (START, YES) / None
+                    "opt_out_event": _OPT_EVENTS.get(classify_keyword(im.body) or ""),
                 })
     rows.sort(key=lambda r: r.pop("_sort"))
     return rows

@@ -28,7 +28,7 @@ from desktop_sms.domain.states import (
     OutboundState,
     shown_state,
 )
-from desktop_sms.services import access, audit
+from desktop_sms.services import access, audit, consent
 from desktop_sms.services.common import (
     Actor,
     Clock,
@@ -120,6 +120,10 @@ class OutboundService:
         for listener in list(self._listeners):
             listener()
 
+    def notify(self) -> None:
+        """Tell the listeners a message was added elsewhere (the consent request)."""
+        self._notify()
+
     # --- checks shared by the dialog and the service ------------------------------------
     def normalize_recipient(self, raw: str) -> str:
         """E.164 of the recipient, or ValidationError with a sentence."""
@@ -144,8 +148,15 @@ class OutboundService:
 
     # --- send / schedule ----------------------------------------------------------------
     def send(self, actor: Actor, matter_id: int, to: str, body: str,
-             send_at: datetime | None = None) -> int:
-        """Queue (send_at None) or schedule a text from a matter; returns the message id."""
+             send_at: datetime | None = None, *, override_quiet_hours: str | None = None,
+             override_opt_out: str | None = None) -> int:
+        """Queue (send_at None) or schedule a text from a matter; returns the message id.
+
+        Raises ConsentRequired, OptedOutNumber (the number replied STOP), OptedOutClient (another
+        number of the client did, scope `client`, without an allowed override) or
+        QuietHoursError (a schedule inside the recipient's quiet hours, or a send-now there
+        without `override_quiet_hours`); see services/consent.py. Overrides are audited.
+        """
         actor = access.require_sms(self.db, actor, "send texts")
         try:
             validate_body(body)
@@ -168,11 +179,15 @@ class OutboundService:
             if is_opted_out(s, e164):
                 raise OptedOutNumber(f"{to.strip()} replied STOP and has opted out of texts; it "
                                      "cannot be texted until the client texts START.")
+            consent.check_opt_out(s, actor, matter, e164, now, override_opt_out)
+            quiet_override = consent.check_quiet_hours(s, actor, matter, e164, send_at, now,
+                                                       override_quiet_hours)
             state = OutboundState.SCHEDULED if send_at else OutboundState.QUEUED
             msg = OutboundMessage(kind="client", matter_id=matter_id, author_id=actor.user_id,
                                   to_raw=to.strip(), to_e164=e164, from_number=from_number,
                                   body=body, state=str(state), send_at=send_at or now,
-                                  created_at=now, attempts=0)
+                                  created_at=now, attempts=0,
+                                  quiet_hours_override=quiet_override)
             s.add(msg)
             s.flush()
             audit.record(s, actor, "sms.schedule" if send_at else "sms.send", now,
@@ -206,7 +221,8 @@ class OutboundService:
     # --- queue --------------------------------------------------------------------------
     def queue(self, *, mine_user_id: int | None = None, matter_id: int | None = None,
               limit: int = 2000) -> list[QueueRow]:
-        """Scheduled, queued, sending, missed and recently failed messages, soonest first."""
+        """Scheduled, queued, sending, missed, recently failed and recently canceled-by-STOP
+        messages, soonest first."""
         author = aliased(User)
         since = self.clock() - QUEUE_FAILED_WINDOW
         stmt = (select(OutboundMessage, Matter.case_number, Matter.client_name, author.name)
@@ -215,6 +231,10 @@ class OutboundService:
                 .where(or_(OutboundMessage.state.in_(["scheduled", "queued", "sending", "missed",
                                                                 "holding", "held"]),
                            (OutboundMessage.state == "failed")
+                           & (OutboundMessage.created_at >= since),
+                           # canceled by a STOP: shown with the reason "client opted out"
+                           (OutboundMessage.state == "canceled")
+                           & (OutboundMessage.error_message == consent.CANCEL_REASON)
                            & (OutboundMessage.created_at >= since)))
                 .order_by(OutboundMessage.send_at, OutboundMessage.id).limit(limit))
         if mine_user_id is not None:

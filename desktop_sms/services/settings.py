@@ -98,7 +98,7 @@ def _rate(raw: str) -> float:
     return value
 
 
-def _quiet_window(raw: str) -> str:
+def _client_quiet_window(raw: str) -> str:
     from desktop_sms.domain.quiet_window import parse_window
 
     parse_window(raw)
@@ -138,10 +138,45 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
                "Minimum lead for texts held by Twilio (minutes)"),
     SettingDef("setup_code_hours", "72", _int_at_least(1), "Setup codes expire after (hours)"),
     SettingDef("max_messages_per_second", "1", _rate, "Texts per second at most"),
-    SettingDef("office_name", "", _text, "Office name (for templates)"),
-    SettingDef("client_quiet_hours", "", _quiet_window,
+    SettingDef("client_quiet_hours", "", _client_quiet_window,
                "Quiet hours for batches and client reminders (e.g. 21:00-08:00)"),
 ]}
+
+
+def _quiet_window(raw: str) -> str:
+    from desktop_sms.domain.quiet_hours import parse_window
+
+    window = parse_window(raw)
+    return "off" if window is None else f"{window.start:%H:%M}-{window.end:%H:%M}"
+
+
+def _time_zone(raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = raw.strip()
+    if not value:
+        return ""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be a time zone name such as America/New_York, or empty") from None
+    return value
+
+
+# Consent, opt-out and quiet hours (docs/consent_and_quiet_hours.md).
+DEFINITIONS.update({d.key: d for d in [
+    SettingDef("opt_out_scope", "client", _choice("client", "number"), "Opt-out scope"),
+    SettingDef("allow_opt_out_override", "false", _bool, "Allow texting an opted-out client"),
+    SettingDef("consent_request_text",
+               "Reply YES to get texts about your case from {office}. Reply STOP to stop.",
+               _text, "Consent request text"),
+    SettingDef("office_name", "our law office", _text, "Office name"),
+    SettingDef("consent_reply_window_days", "7", _int_at_least(1), "Consent reply window (days)"),
+    SettingDef("quiet_hours", "21:00-08:00", _quiet_window, "Quiet hours"),
+    SettingDef("quiet_hours_strict_states", "false", _bool, "Stricter state quiet hours"),
+    SettingDef("quiet_hours_staff", "false", _bool, "Quiet hours for staff reminders"),
+    SettingDef("office_time_zone", "", _time_zone, "Office time zone"),
+]})
 
 
 class SettingsService:

@@ -255,6 +255,8 @@ def setup_office(db_url: str, clock: Callable[[], datetime] = utcnow) -> Service
     admin = services.users.add(None, "boss", "Office Manager", password="password1").actor()
     services.users.add(admin, "pat", "Pat Paralegal", password="password1")
     services.settings.set(admin, "office_numbers", OFFICE)
+    # These workers run on the real clock (shifted): quiet hours would hold texts at night.
+    services.settings.set(admin, "quiet_hours", "off")
     matter_id = services.matters.save(admin, MatterInput(
         CASE, "Maria Garcia", "intake", mobile="(212) 555-0123", intake_date=date(2026, 1, 5),
         primary_username="pat"))

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -38,10 +39,11 @@ from desktop_sms.domain.local_times import (
     NonexistentLocalTime,
     resolve_local_time,
 )
-from desktop_sms.domain.phones import is_quiet_hours, local_time_zone
+from desktop_sms.domain.phones import local_time_zone
 from desktop_sms.domain.segments import MAX_BODY_CHARS, count_segments, smart_characters
 from desktop_sms.services.calendar import local_zone
 from desktop_sms.services.common import Actor, Clock, ServiceError, ValidationError
+from desktop_sms.services.consent import QuietHoursError
 from desktop_sms.services.container import Services
 from desktop_sms.services.held import hold_decision
 from desktop_sms.services.matters import MatterDetail
@@ -153,6 +155,11 @@ class ComposeDialog(QDialog):
         # What decides whether Twilio holds a scheduled text (read off the GUI thread).
         self._hold_inputs: tuple[str | None, timedelta] | None = None
         self._opted_out: dict[str, bool] = {}
+        # The client's opt-out state per number and the office's override rule.
+        self.text_status = services.consent.status(matter_id)
+        self.override_allowed = bool(services.settings.get("allow_opt_out_override"))
+        self.quiet_policy = services.consent.policy()
+        self._pending_consent: str | None = None
         self._recipient_e164: str | None = None
         self._sending = False
         self._saving_consent = False
@@ -190,6 +197,27 @@ class ComposeDialog(QDialog):
         self.quiet_hours_warning = _plain_label(object_name="quietHoursWarning")
         self.quiet_hours_warning.setStyleSheet("color: #8a5a00;")
         self.quiet_hours_warning.setVisible(False)
+        self.client_stop_label = ErrorLabel()
+        self.client_stop_label.setObjectName("clientStopLabel")
+        self.override_reason = QLineEdit()
+        self.override_reason.setPlaceholderText("Reason for texting this number anyway")
+        self.override_reason.setVisible(False)
+        self.override_reason.textChanged.connect(lambda _t: self._update_send_button())
+        # Send now inside quiet hours: a confirmation with a reason.
+        self.quiet_box = QGroupBox("Send during quiet hours?")
+        self.quiet_text = _plain_label(object_name="quietConfirmText")
+        self.quiet_reason = QLineEdit()
+        self.quiet_reason.setPlaceholderText("Why it can't wait (kept in the audit log)")
+        self.quiet_send_button = QPushButton("Send &anyway")
+        self.quiet_send_button.setEnabled(False)
+        self.quiet_reason.textChanged.connect(
+            lambda t: self.quiet_send_button.setEnabled(bool(t.strip())))
+        self.quiet_send_button.clicked.connect(self.send_in_quiet_hours)
+        quiet_layout = QVBoxLayout(self.quiet_box)
+        quiet_layout.addWidget(self.quiet_text)
+        quiet_layout.addWidget(self.quiet_reason)
+        quiet_layout.addWidget(self.quiet_send_button)
+        self.quiet_box.setVisible(False)
 
         # --- message ----------------------------------------------------------------------
         self.body_edit = QPlainTextEdit()
@@ -225,6 +253,10 @@ class ComposeDialog(QDialog):
         self.consent_group.addButton(self.consent_yes)
         self.consent_group.addButton(self.consent_no)
         self.consent_error = ErrorLabel()
+        self.consent_confirm_text = _plain_label(object_name="consentConfirmText")
+        self.consent_confirm_button = QPushButton("&Confirm answer")
+        self.consent_confirm_button.setVisible(False)
+        self.consent_confirm_button.clicked.connect(self.confirm_consent)
         radios = QHBoxLayout()
         radios.addWidget(self.consent_yes)
         radios.addWidget(self.consent_no)
@@ -233,8 +265,11 @@ class ComposeDialog(QDialog):
         consent_layout.addWidget(self.consent_instructions)
         consent_layout.addWidget(self.consent_question)
         consent_layout.addLayout(radios)
+        consent_layout.addWidget(self.consent_confirm_text)
+        consent_layout.addWidget(self.consent_confirm_button)
         consent_layout.addWidget(self.consent_error)
-        self.consent_box.setVisible(self.consent_required)
+        # A recorded answer is not asked again (changed on the case: Record SMS consent…).
+        self.consent_box.setVisible(self.consent_required and self.detail.consent == "not_asked")
         self.consent_yes.clicked.connect(lambda: self._answer_consent("yes"))
         self.consent_no.clicked.connect(lambda: self._answer_consent("no"))
 
@@ -287,6 +322,8 @@ class ComposeDialog(QDialog):
         form.addRow(to_label, to_row)
         form.addRow("", self.recipient_error)
         form.addRow("", self.opt_out_label)
+        form.addRow("", self.client_stop_label)
+        form.addRow("", self.override_reason)
         form.addRow("", self.recipient_time)
         form.addRow("", self.quiet_hours_warning)
         form.addRow("Te&mplate", self.template_combo)
@@ -308,6 +345,7 @@ class ComposeDialog(QDialog):
         layout.addWidget(self.consent_box)
         layout.addLayout(form)
         layout.addWidget(self.error)
+        layout.addWidget(self.quiet_box)
         layout.addWidget(self.send_hint)
         layout.addWidget(self.buttons)
 
@@ -439,6 +477,9 @@ class ComposeDialog(QDialog):
             blockers.append(self.recipient_error.text() or "Type the number to text.")
         elif self._opted_out.get(self._recipient_e164):
             blockers.append(self.opt_out_label.text())
+        elif self._client_blocked() and not (self.override_allowed
+                                             and self.override_reason.text().strip()):
+            blockers.append(self.client_stop_label.text())
         if self.consent_required and self.detail.consent != "yes":
             blockers.append(CONSENT_BLOCKER)
         if self._saving_consent:
@@ -468,9 +509,30 @@ class ComposeDialog(QDialog):
         self.error.show_error(None)
         self._sending = True
         self._update_send_button()
-        self._runner.run(self._outbound.send, self._actor, self.matter_id, self.recipient(),
-                         self.body(), send_at, on_success=self._on_sent,
-                         on_failure=self._on_send_failed)
+        self._submit(send_at, None)
+
+    def send_in_quiet_hours(self) -> None:
+        """The confirmation step's "Send anyway": send now with the typed reason (audited)."""
+        reason = self.quiet_reason.text().strip()
+        if not reason or self.send_blockers():
+            return
+        self.quiet_box.setVisible(False)
+        self._sending = True
+        self._update_send_button()
+        self._submit(None, reason)
+
+    def _submit(self, send_at: datetime | None, quiet_reason: str | None) -> None:
+        override = self.override_reason.text().strip() if self._client_blocked() else None
+        self._runner.run(lambda: self._outbound.send(
+            self._actor, self.matter_id, self.recipient(), self.body(), send_at,
+            override_quiet_hours=quiet_reason, override_opt_out=override or None),
+            on_success=self._on_sent, on_failure=self._on_send_failed)
+
+    def _client_blocked(self) -> bool:
+        """The recipient is another number of a client who replied STOP (scope `client`)."""
+        e164 = self._recipient_e164
+        number = self.text_status.number(e164) if e164 else None
+        return bool(number and number.blocked and not number.opted_out)
 
     def _ask_which_reading(self, exc: AmbiguousLocalTime) -> None:
         """Ask which of the two occurrences of a doubled time is meant (non-blocking)."""
@@ -558,6 +620,14 @@ class ComposeDialog(QDialog):
                 "texted until the client texts START.")
         else:
             self.opt_out_label.show_error(None)
+        if self._client_blocked():
+            tail = (" To text this number anyway, give a reason (kept in the audit log)."
+                    if self.override_allowed else
+                    " The office does not allow texting a client who opted out.")
+            self.client_stop_label.show_error(self.text_status.stop_sentence() + tail)
+        else:
+            self.client_stop_label.show_error(None)
+        self.override_reason.setVisible(self._client_blocked() and self.override_allowed)
 
     def _update_recipient_time(self) -> None:
         e164 = self._recipient_e164
@@ -580,10 +650,13 @@ class ComposeDialog(QDialog):
         prefix = "Recipient's local time at the scheduled time" if scheduled else \
             "Recipient's local time"
         self.recipient_time.setText(f"{prefix}: {clock_time(local)} ({zone_name})")
-        if is_quiet_hours(local):
+        moment = scheduled or self._clock()
+        window = self.quiet_policy.window_for(e164)
+        if window is not None and self.quiet_policy.is_quiet(moment, e164):
+            allowed = self.quiet_policy.next_allowed(moment, e164)
             self.quiet_hours_warning.setText(
-                "That is outside 8:00–21:00 for the recipient; consider scheduling the text "
-                "for the daytime.")
+                f"That is inside the recipient's quiet hours ({window.label()} their time); "
+                f"texts can go from {self.quiet_policy.local_label(allowed, e164)}.")
             self.quiet_hours_warning.setVisible(True)
 
     def _body_changed(self) -> None:
@@ -646,15 +719,28 @@ class ComposeDialog(QDialog):
         self.consent_box.setEnabled(not self._saving_consent and not self._sending)
 
     def _answer_consent(self, answer: str) -> None:
+        """The first step: a click only asks for confirmation; nothing is saved yet."""
         if self._saving_consent or answer == self.detail.consent:
             return
+        self._pending_consent = answer
+        self.consent_confirm_text.setText(
+            f"Record that the client said {answer.upper()} (verbal)? It is kept in the case's "
+            "consent history and not asked again.")
+        self.consent_confirm_button.setVisible(True)
+
+    def confirm_consent(self) -> None:
+        """The second step: save the chosen answer (method verbal) through the runner."""
+        answer = self._pending_consent
+        if answer is None or self._saving_consent:
+            return
+        self.consent_confirm_button.setVisible(False)
         self._saving_consent = True
         self.consent_error.show_error(None)
         self._update_send_button()
         services = self._services
 
         def save() -> MatterDetail:
-            services.matters.set_consent(self._actor, self.matter_id, answer)
+            services.consent.record(self._actor, self.matter_id, answer, "verbal")
             return services.matters.detail(self.matter_id)
 
         self._runner.run(save, on_success=self._on_consent_saved,
@@ -683,6 +769,14 @@ class ComposeDialog(QDialog):
         if isinstance(exc, OptedOutNumber) and self._recipient_e164 is not None:
             self._opted_out[self._recipient_e164] = True
             self._show_opt_out()
+        if isinstance(exc, QuietHoursError):
+            if self.send_at() is None:
+                self.quiet_text.setText(str(exc))
+                self.quiet_reason.clear()
+                self.quiet_box.setVisible(True)
+                self._update_send_button()
+                return
+            self.set_send_at(exc.next_allowed)  # the next allowed time, offered
         if isinstance(exc, ConsentRequired):
             # Someone else may have changed the answer; show what is stored now.
             try:

@@ -30,6 +30,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("intake_date", "Intake date"),
     ("date_opened", "Date opened"),
     ("primary", "Primary assignee"),
+    ("texts", "Texts"),  # "Opted out" after a STOP
 )
 
 ModelIndex = QModelIndex | QPersistentModelIndex

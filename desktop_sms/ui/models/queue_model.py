@@ -22,6 +22,7 @@ STATE_LABELS = {
     "failed": "Failed",
     "held": HELD_QUEUE_TEXT[0].upper() + HELD_QUEUE_TEXT[1:],
     "holding": "Being handed to Twilio to hold",
+    "canceled": "Canceled",  # by a STOP: the error column says "client opted out"
 }
 
 

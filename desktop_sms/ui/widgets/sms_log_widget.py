@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.domain.optout import classify_keyword
 from desktop_sms.domain.states import CHECKING, CHECKING_LABEL
 from desktop_sms.services.received import ConversationItem, DocumentInfo, ReceivedLog
 from desktop_sms.ui.tasks import TaskRunner
@@ -120,6 +121,9 @@ def status_line(item: ConversationItem) -> str:
         parts.append(item.author)
     if item.direction == "inbound":
         parts.append(f"from {item.number}")
+        keyword = classify_keyword(item.body)
+        if keyword:  # a STOP is not like any other reply
+            parts.insert(0, "Opted out of texts" if keyword == "opt_out" else "Opted back in")
     if item.truncated:
         parts.append("truncated: the text was longer than 64 KB")
     line = " · ".join(parts)

@@ -177,7 +177,8 @@ class MainWindow(QMainWindow):
         """Show the matter's window, creating it the first time (one window per matter)."""
         view = self._matter_views.get(matter_id)
         if view is None:
-            view = MatterView(self.services, self.actor, matter_id, parent=self)
+            view = MatterView(self.services, self.actor, matter_id, parent=self,
+                              runner=self.runner)
             view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             view.closed.connect(self._forget_matter_view)
             view.matter_changed.connect(lambda _id: self.cases_page.refresh())

@@ -14,16 +14,20 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
+    QMessageBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_sms.services.common import Actor
+from desktop_sms.services.common import Actor, ServiceError
+from desktop_sms.services.consent import ClientTextStatus
 from desktop_sms.services.container import Services
 from desktop_sms.services.matters import MatterDetail
 from desktop_sms.services.notes import list_notes
 from desktop_sms.ui.dialogs.case_form_dialog import CaseFormDialog
+from desktop_sms.ui.dialogs.consent_dialog import ConsentDialog
+from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.named_tabs import NamedTabs
 from desktop_sms.ui.widgets.notes_pane import NotesPane, local_time
 from desktop_sms.ui.widgets.placeholder_page import PlaceholderPage
@@ -64,8 +68,12 @@ class MatterView(QWidget):
     closed = Signal(int)
 
     def __init__(self, services: Services, actor: Actor, matter_id: int,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, runner: TaskRunner | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        self._runner = runner if runner is not None else TaskRunner(self)
+        self.consent_dialog: ConsentDialog | None = None
+        self.ask_box: QMessageBox | None = None
+        self.text_status: ClientTextStatus | None = None
         self.setObjectName("matterView")
         self._services = services
         self._actor = actor
@@ -83,6 +91,10 @@ class MatterView(QWidget):
         self.home_label = _plain_label()
         self.consent_label = _plain_label()
         self.assignees_label = _plain_label()
+        self.texts_label = _plain_label()
+        self.texts_label.setObjectName("textsStatus")
+        self.consent_history_label = _plain_label()
+        self.consent_history_label.setObjectName("consentHistory")
 
         self.actions_button = QToolButton()
         self.actions_button.setText("&Actions")
@@ -93,6 +105,12 @@ class MatterView(QWidget):
         self.add_task_action = self._action("Add task…", self.add_task_requested)
         self.add_event_action = self._action("Add calendar event…", self.add_event_requested)
         self.actions_menu.addSeparator()
+        self.record_consent_action = QAction("Record SMS consent…", self)
+        self.record_consent_action.triggered.connect(self.record_consent)
+        self.actions_menu.addAction(self.record_consent_action)
+        self.ask_by_text_action = QAction("Ask by text…", self)
+        self.ask_by_text_action.triggered.connect(self.ask_by_text)
+        self.actions_menu.addAction(self.ask_by_text_action)
         self.edit_action = QAction("Edit case…", self)
         self.edit_action.triggered.connect(self.edit_case)
         self.actions_menu.addAction(self.edit_action)
@@ -111,6 +129,8 @@ class MatterView(QWidget):
         facts.addRow("Mobile", self.mobile_label)
         facts.addRow("Home phone", self.home_label)
         facts.addRow("SMS consent", self.consent_label)
+        facts.addRow("Texts", self.texts_label)
+        facts.addRow("Consent history", self.consent_history_label)
         facts.addRow("Assigned", self.assignees_label)
 
         self.tabs = NamedTabs()
@@ -157,6 +177,7 @@ class MatterView(QWidget):
         self.mobile_label.setText(d.mobile_raw or "—")
         self.home_label.setText(d.home_raw or "—")
         self.consent_label.setText(consent_text(d))
+        self._show_text_status(self._services.consent.status(self.matter_id))
         self.assignees_label.setText(
             ", ".join(f"{name} ({kind})" for name, kind, _ in d.assignees) or "Nobody")
         self.notes_pane.set_notes(list_notes(self._services.db, self.matter_id))
@@ -180,7 +201,64 @@ class MatterView(QWidget):
         dialog.open()
         return dialog
 
+    def record_consent(self) -> ConsentDialog:
+        """Open the two-step consent dialog (choose, then confirm) for this matter."""
+        d = self.detail
+        assert d is not None
+        dialog = ConsentDialog(self._services, self._actor, self._runner, self.matter_id,
+                               d.case_number, str(self._services.settings.get(
+                                   "sms_consent_instructions")), parent=self)
+        dialog.recorded.connect(lambda _id: self._on_saved(self.matter_id))
+        dialog.finished.connect(dialog.deleteLater)
+        self.consent_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def ask_by_text(self) -> QMessageBox:
+        """Confirm, then queue the office's consent request to the client's mobile."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Ask by text",
+                          "Send the consent request to the client's mobile?\n\n"
+                          + self._services.consent.request_text(),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.accepted.connect(self._send_consent_request)
+        box.finished.connect(box.deleteLater)
+        self.ask_box = box
+        box.open()
+        return box
+
     # --- internals ---------------------------------------------------------------------
+    def _send_consent_request(self) -> None:
+        self._runner.run(self._services.consent.ask_by_text, self._actor, self.matter_id,
+                         on_success=lambda _id: self._on_saved(self.matter_id),
+                         on_failure=self._consent_request_failed)
+
+    def _consent_request_failed(self, exc: BaseException) -> None:
+        self.texts_label.setText(str(exc) if isinstance(exc, ServiceError)
+                                 else f"The consent request could not be sent: {exc}")
+
+    def _show_text_status(self, status: ClientTextStatus) -> None:
+        self.text_status = status
+        if status.opted_out:
+            scope = ("no number of this client can be texted" if status.scope == "client"
+                     else "that number can't be texted")
+            self.texts_label.setText(f"Opted out — {status.stop_sentence()} ({scope}.)")
+            if status.consent == "yes":
+                self.consent_label.setText(self.consent_label.text()
+                                           + " — but the client has since replied STOP")
+            self.texts_label.setStyleSheet("color: #a40000; font-weight: bold;")
+        else:
+            requested = (f"; consent asked by text on {local_time(status.request_sent_at)}"
+                         if status.request_sent_at else "")
+            self.texts_label.setText("Allowed" + requested)
+            self.texts_label.setStyleSheet("")
+        self.consent_history_label.setText(
+            "\n".join(h.line() for h in status.history) or "No answer recorded")
+        can_ask = (status.consent == "not_asked" and status.request_sent_at is None
+                   and not status.opted_out and bool(self.detail and self.detail.mobile_e164))
+        self.ask_by_text_action.setEnabled(can_ask)
+
     def _action(self, text: str, signal: SignalInstance) -> QAction:
         action = QAction(text, self)
         action.triggered.connect(lambda: signal.emit(self.matter_id))

@@ -105,6 +105,43 @@ class ComposePage(SettingsPage):
                   lambda raw: self.consent_required.setChecked(_is_true(raw)))
         self.bind("sms_consent_instructions", self.instructions.toPlainText,
                   self.instructions.setPlainText)
+        self._add_consent_and_quiet_hours()
+
+    def _add_consent_and_quiet_hours(self) -> None:
+        """The consent request by text, opt-out overrides and quiet hours
+        (docs/consent_and_quiet_hours.md)."""
+        self.request_text = QPlainTextEdit()
+        self.request_text.setObjectName("consentRequestText")
+        self.request_text.setTabChangesFocus(True)
+        self.request_text.setMaximumHeight(80)
+        self.office_name = QLineEdit()
+        self.quiet_hours = QLineEdit()
+        self.quiet_hours.setPlaceholderText("21:00-08:00 or off")
+        self.strict_states = QCheckBox("Use the stricter quiet hours of FL, OK, MD, MS, NJ and CT")
+        self.allow_override = QCheckBox("Allow texting another number of a client who replied "
+                                        "STOP (a reason is required and audited)")
+        for widget in (self.request_text, self.office_name, self.quiet_hours,
+                       self.strict_states, self.allow_override):
+            self.editable_widget(widget)
+        self.body.addWidget(QLabel("Consent request sent by Ask by text… ({office} is the "
+                                   "office name):"))
+        self.body.addWidget(self.request_text)
+        self.body.addWidget(QLabel("Office name:"))
+        self.body.addWidget(self.office_name)
+        self.body.addWidget(QLabel("Quiet hours (recipient's local time):"))
+        self.body.addWidget(self.quiet_hours)
+        self.body.addWidget(self.strict_states)
+        self.body.addWidget(self.allow_override)
+        self.bind("consent_request_text", self.request_text.toPlainText,
+                  self.request_text.setPlainText)
+        self.bind("office_name", self.office_name.text, self.office_name.setText)
+        self.bind("quiet_hours", self.quiet_hours.text, self.quiet_hours.setText)
+        self.bind("quiet_hours_strict_states",
+                  lambda: _bool_text(self.strict_states.isChecked()),
+                  lambda raw: self.strict_states.setChecked(_is_true(raw)))
+        self.bind("allow_opt_out_override",
+                  lambda: _bool_text(self.allow_override.isChecked()),
+                  lambda raw: self.allow_override.setChecked(_is_true(raw)))
 
 
 class CaseLogPage(SettingsPage):

@@ -1,0 +1,179 @@
+"""Quiet hours: when a text may reach a recipient, in the recipient's own local time.
+
+The recipient's time zone comes from the number's area via `phonenumbers`' time-zone data
+(https://github.com/daviddrysdale/python-phonenumbers). An area spanning several zones is quiet
+while it is quiet in any of them; a number whose zone is unknown uses the office's own zone.
+
+The default window is 21:00–08:00 (the TCPA's calling hours, 47 CFR § 64.1200(c)(1), allow
+8 a.m.–9 p.m. at the called party's location). With `strict_states`, numbers whose area lies in
+a state with a tighter window use that state's window instead:
+
+* Florida — Fla. Stat. § 501.059(8)(a): 8 a.m.–8 p.m.
+* Oklahoma — Okla. Stat. tit. 15, § 775C.4: 8 a.m.–8 p.m.
+* Maryland — Md. Code, Com. Law § 14-4503 (Stop the Spam Calls Act): 8 a.m.–8 p.m.
+* Mississippi — Miss. Code Ann. § 77-3-725: 8 a.m.–8 p.m.
+* New Jersey — N.J. Stat. § 56:8-130 and N.J. Admin. Code § 13:45D-4.1: the office applies
+  8 a.m.–8 p.m.
+* Connecticut — Conn. Gen. Stat. § 42-288a(c): 9 a.m.–8 p.m.
+
+Pure: no database, no clock; every function takes the moment as a timezone-aware datetime.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import geocoder
+from phonenumbers import timezone as pn_timezone
+
+__all__ = ["DEFAULT_WINDOW", "STRICT_STATE_WINDOWS", "QuietPolicy", "QuietWindow",
+           "parse_window", "recipient_state", "recipient_zones"]
+
+
+@dataclass(frozen=True)
+class QuietWindow:
+    """Quiet from `start` until `end` (local wall-clock times; may cross midnight)."""
+
+    start: time
+    end: time
+
+    def contains(self, local: time) -> bool:
+        """True when the local time of day lies inside the window."""
+        if self.start == self.end:
+            return False
+        if self.start > self.end:  # crosses midnight (21:00–08:00)
+            return local >= self.start or local < self.end
+        return self.start <= local < self.end
+
+    def label(self) -> str:
+        """"21:00–08:00"."""
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+
+DEFAULT_WINDOW: Final = QuietWindow(time(21, 0), time(8, 0))
+STRICT_STATE_WINDOWS: Final[dict[str, QuietWindow]] = {
+    "FL": QuietWindow(time(20, 0), time(8, 0)),
+    "OK": QuietWindow(time(20, 0), time(8, 0)),
+    "MD": QuietWindow(time(20, 0), time(8, 0)),
+    "MS": QuietWindow(time(20, 0), time(8, 0)),
+    "NJ": QuietWindow(time(20, 0), time(8, 0)),
+    "CT": QuietWindow(time(20, 0), time(9, 0)),
+}
+MAX_AREA_ZONES: Final = 3  # more than this: the number has no area (toll-free, 500)
+_STATE_NAMES: Final = {"Florida": "FL", "Oklahoma": "OK", "Maryland": "MD",
+                       "Mississippi": "MS", "New Jersey": "NJ", "Connecticut": "CT"}
+
+
+def parse_window(text: str) -> QuietWindow | None:
+    """"21:00-08:00" → QuietWindow; "off" or "" → None. Raises ValueError with a reason."""
+    value = text.strip().lower()
+    if value in ("", "off", "none"):
+        return None
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})", value)
+    if not match:
+        raise ValueError("must look like 21:00-08:00 (quiet from, quiet until) or off")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError("must use times between 00:00 and 23:59")
+    return QuietWindow(time(h1, m1), time(h2, m2))
+
+
+def _parsed(e164: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def recipient_zones(e164: str, office_tz: tzinfo) -> list[tzinfo]:
+    """The time zones of the number's area; [office_tz] when the area's zone is unknown or the
+    number has no area."""
+    number = _parsed(e164)
+    zones: list[tzinfo] = []
+    if number is not None:
+        for name in pn_timezone.time_zones_for_number(number):
+            try:
+                zones.append(ZoneInfo(name))
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    # A non-geographic number (toll-free, 500) lists every zone of its country: unknown.
+    return zones if zones and len(zones) <= MAX_AREA_ZONES else [office_tz]
+
+
+def recipient_state(e164: str) -> str | None:
+    """Two-letter US state of the number's area code ("FL"), or None when not known."""
+    number = _parsed(e164)
+    if number is None or phonenumbers.region_code_for_number(number) != "US":
+        return None
+    where = geocoder.description_for_number(number, "en")
+    if where in _STATE_NAMES:
+        return _STATE_NAMES[where]
+    match = re.search(r",\s*([A-Z]{2})$", where)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class QuietPolicy:
+    """The office's quiet-hours rule: the window (None = off), the stricter-state option and
+    the office's own zone for numbers whose zone is unknown."""
+
+    window: QuietWindow | None
+    strict_states: bool
+    office_tz: tzinfo
+
+    def window_for(self, e164: str) -> QuietWindow | None:
+        """The window that applies to this number (a stricter state's, when enabled)."""
+        if self.window is None:
+            return None
+        if self.strict_states:
+            state = recipient_state(e164)
+            if state in STRICT_STATE_WINDOWS:
+                strict = STRICT_STATE_WINDOWS[state]
+                # The stricter of the two: quiet from the earlier evening to the later morning.
+                return QuietWindow(min(strict.start, self.window.start)
+                                   if self.window.start > self.window.end else strict.start,
+                                   max(strict.end, self.window.end))
+        return self.window
+
+    def is_quiet(self, moment: datetime, e164: str) -> bool:
+        """True when `moment` (aware) is inside quiet hours in any of the number's zones."""
+        window = self.window_for(e164)
+        if window is None:
+            return False
+        return any(window.contains(moment.astimezone(z).time().replace(tzinfo=None))
+                   for z in recipient_zones(e164, self.office_tz))
+
+    def next_allowed(self, moment: datetime, e164: str) -> datetime:
+        """`moment` itself when texting is allowed then, else the first allowed moment after
+        it (aware, in UTC's instant; the end of quiet hours in the recipient's zone)."""
+        window = self.window_for(e164)
+        if window is None:
+            return moment
+        zones = recipient_zones(e164, self.office_tz)
+        candidate = moment
+        for _ in range(4 * len(zones) + 2):
+            moved = False
+            for zone in zones:
+                local = candidate.astimezone(zone)
+                if not window.contains(local.time().replace(tzinfo=None)):
+                    continue
+                day = local.date()
+                if window.start > window.end and local.time() >= window.start:
+                    day += timedelta(days=1)
+                end = datetime.combine(day, window.end, tzinfo=zone)
+                candidate = max(candidate, end.astimezone(moment.tzinfo))
+                moved = True
+            if not moved:
+                return candidate
+        return candidate
+
+    def local_label(self, moment: datetime, e164: str) -> str:
+        """The moment in the recipient's first zone, e.g. "Tue 3 Mar 08:00 EST"."""
+        zone = recipient_zones(e164, self.office_tz)[0]
+        local = moment.astimezone(zone)
+        return f"{local:%a} {local.day} {local:%b %H:%M %Z}".strip()
