@@ -80,6 +80,11 @@ class TaskRunner(QObject):
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._progress.connect(self._deliver_progress, Qt.ConnectionType.QueuedConnection)
 
+    @property
+    def is_closed(self) -> bool:
+        """True once `shutdown` was called: `run` would raise."""
+        return self._closed
+
     def run(self, fn: Callable[..., Any], *args: Any, on_success: SuccessCallback | None = None,
             on_failure: FailureCallback | None = None,
             on_progress: ProgressCallback | None = None, **kwargs: Any) -> int:

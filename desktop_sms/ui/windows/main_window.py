@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
         """Ask (on the runner) whether the signed-in account is still active; a deactivated
         account fails with AccountDeactivated, which the runner reports to
         sign_out_deactivated like any task's."""
-        if self.signed_out_notice is not None:
+        if self.signed_out_notice is not None or self.runner.is_closed:
             return
         self.runner.run(self.services.users.current_actor, self.actor,
                         on_success=lambda _fresh: None,
@@ -350,6 +350,7 @@ class MainWindow(QMainWindow):
         self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.account_timer.stop()  # no account check may start on a runner being shut down
         for view in self.matter_views():
             view.close()
         if not self.runner.shutdown(10_000):
