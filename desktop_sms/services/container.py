@@ -8,6 +8,7 @@ from desktop_sms.db.database import Database
 from desktop_sms.services.audit import AuditService
 from desktop_sms.services.calendar import CalendarService
 from desktop_sms.services.common import Clock, utcnow
+from desktop_sms.services.conversations import ConversationService
 from desktop_sms.services.credentials import CredentialStore, KeyringCredentialStore
 from desktop_sms.services.dispatcher import Dispatcher
 from desktop_sms.services.importer import CaseImporter
@@ -37,6 +38,7 @@ class Services:
     calendar: CalendarService
     inbound: InboundServices
     poller: Poller
+    conversations: ConversationService
 
     def close(self) -> None:
         """Stop what the services started (the in-process sandbox) and close the database."""
@@ -61,4 +63,5 @@ def build_services(db: Database, clock: Clock = utcnow,
                     matters=matters, importer=CaseImporter(matters), audit=AuditService(db),
                     credentials=credentials, providers=providers, outbound=outbound,
                     dispatcher=dispatcher, calendar=calendar, inbound=inbound,
-                    poller=inbound.poller(providers))
+                    poller=inbound.poller(providers),
+                    conversations=ConversationService(db, settings, clock))
