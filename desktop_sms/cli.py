@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8099)
     sandbox.add_argument("--account-sid")
     sandbox.add_argument("--auth-token")
+
+    export = sub.add_parser("export-conversation", help="write a case's texts to a PDF file")
+    export.add_argument("--case", required=True, metavar="NUMBER")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE.pdf")
+    export.add_argument("--since", metavar="DATE", help="first local day (YYYY-MM-DD) or time")
+    export.add_argument("--until", metavar="DATE", help="last local day (YYYY-MM-DD, included) "
+                        "or time (excluded)")
     return p
 
 
@@ -290,6 +297,40 @@ def cmd_sandbox_server(args: argparse.Namespace) -> int:
     return run_sandbox_server(args.port, args.account_sid, args.auth_token)
 
 
+def _export_bound(text: str, end: bool) -> datetime:
+    """A --since/--until value: a local day (an --until day is included) or a time."""
+    from datetime import date, timedelta
+
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return _parse_when(text)
+    start = datetime.combine(day + timedelta(days=1) if end else day, datetime.min.time())
+    return start.astimezone().astimezone(UTC)
+
+
+def cmd_export_conversation(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        acting_user(services, args)
+        since = _export_bound(args.since, False) if args.since else None
+        until = _export_bound(args.until, True) if args.until else None
+        from PySide6.QtGui import QGuiApplication
+
+        from desktop_sms.ui.export_conversation import export_to_file
+
+        app = QGuiApplication.instance() or QGuiApplication(["desktop-sms", "-platform",
+                                                             "offscreen"])
+        count = export_to_file(services, args.case, args.out, since, until)
+        del app
+        print(f"{args.out}: {count} text{'s' if count != 1 else ''}")
+        return 0
+    except OSError as exc:
+        raise CliError(f"The PDF could not be written: {_first_line(exc)}") from None
+    finally:
+        services.close()
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from desktop_sms.app import run_gui
 
@@ -307,6 +348,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "dispatch": cmd_dispatch,
     "poll": cmd_poll,
     "sandbox-server": cmd_sandbox_server,
+    "export-conversation": cmd_export_conversation,
 }
 
 

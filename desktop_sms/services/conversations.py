@@ -21,10 +21,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, text, type_coerce
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, text, type_coerce
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import (
@@ -215,13 +216,13 @@ class ConversationService:
             return set(s.scalars(select(MessageRead.inbound_id).where(
                 MessageRead.user_id == user_id, MessageRead.inbound_id.in_(list(inbound_ids)))))
 
-    def _assigned(self, user_id: int) -> Select[tuple[int]]:
+    def _assigned(self, user_id: int) -> Select[int]:
         today = local_date(self.clock())
         return select(Assignment.matter_id).where(
             Assignment.user_id == user_id,
             or_(Assignment.end_date.is_(None), Assignment.end_date > today))
 
-    def _unread_links(self, user_id: int) -> Select[tuple[int, int]]:
+    def _unread_links(self, user_id: int) -> Select[int, int]:
         read = select(MessageRead.id).where(MessageRead.user_id == user_id,
                                             MessageRead.inbound_id == MessageLink.inbound_id)
         return (select(MessageLink.matter_id, MessageLink.inbound_id)
@@ -432,9 +433,9 @@ class ConversationService:
                 "ORDER BY f.rowid DESC LIMIT :n"), {"q": match, "n": limit}).scalars()]
             return inbound, outbound
 
-        def like(column: object, term: str) -> object:
+        def like(column: QueryableAttribute[Any], term: str) -> ColumnElement[bool]:
             pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            return column.ilike(pattern, escape="\\")  # type: ignore[attr-defined]
+            return column.ilike(pattern, escape="\\")
 
         in_cond = and_(*(or_(like(InboundMessage.body, t), like(InboundMessage.from_e164, t))
                          for t in terms))
