@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
@@ -35,9 +36,11 @@ from desktop_sms.domain.phones import is_quiet_hours, local_time_zone
 from desktop_sms.domain.segments import MAX_BODY_CHARS, count_segments
 from desktop_sms.services.common import Actor, Clock, ServiceError, ValidationError
 from desktop_sms.services.container import Services
+from desktop_sms.services.conversations import DraftText
 from desktop_sms.services.matters import MatterDetail
 from desktop_sms.services.outbound import MIN_SCHEDULE_AHEAD, ConsentRequired, OptedOutNumber
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 NO_ATTACHMENTS = "Images and documents can't be sent; clients can send them to you"
@@ -264,6 +267,7 @@ class ComposeDialog(QDialog):
         self._recipient_changed()
         self._body_changed()
         self.body_edit.setFocus()
+        self._init_drafts()
 
     # --- public --------------------------------------------------------------------------
     def body(self) -> str:
@@ -479,6 +483,7 @@ class ComposeDialog(QDialog):
     def _on_sent(self, message_id: int) -> None:
         self._sending = False
         self.message_id = message_id
+        self._runner.run(self._services.conversations.clear_draft, self._actor, self.matter_id)
         self.message_queued.emit(message_id)
         self.accept()
 
@@ -497,3 +502,54 @@ class ComposeDialog(QDialog):
         self.error.show_error(str(exc) if isinstance(exc, ServiceError)
                               else f"The text could not be queued: {exc}")
         self._update_send_button()
+
+    # --- drafts (docs/conversations.md) ----------------------------------------------------
+    def _init_drafts(self) -> None:
+        """Bring back the user's draft to this matter, and ask before closing with typed text."""
+        self.close_question: QMessageBox | None = None
+        self._closing_decided = False
+        self.draft_restored = False
+        self._runner.run(self._services.conversations.draft, self._actor, self.matter_id,
+                         on_success=self._draft_loaded)
+
+    def _draft_loaded(self, draft: DraftText | None) -> None:
+        if draft is None or not widget_alive(self) or self.body():
+            return
+        self.body_edit.setPlainText(draft.body)
+        if draft.to_raw:
+            self.to_combo.setCurrentText(draft.to_raw)
+        self.draft_restored = True
+
+    def reject(self) -> None:
+        """Cancel, Esc or the close box: with typed text, ask to keep it as a draft first."""
+        if self._closing_decided or self.message_id is not None or not self.body().strip():
+            super().reject()
+            return
+        if self.close_question is not None:
+            self.close_question.raise_()
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Close without sending?",
+                          "The text has not been sent. Keep it as a draft for this case?",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        keep = box.addButton("&Keep draft", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("&Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+
+        def answered(button: object) -> None:
+            self.close_question = None
+            conv = self._services.conversations
+            if button is keep:
+                self._runner.run(conv.save_draft, self._actor, self.matter_id, self.body(),
+                                 self.recipient())
+            elif button is discard:
+                self._runner.run(conv.clear_draft, self._actor, self.matter_id)
+            else:
+                return
+            self._closing_decided = True
+            super(ComposeDialog, self).reject()
+
+        box.buttonClicked.connect(answered)
+        self.close_question = box
+        box.open()
