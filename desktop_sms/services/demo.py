@@ -112,6 +112,9 @@ def seed_history(services: Services, actor: Actor) -> None:
         services.matters.set_consent(actor, m.id, "yes")
     seq = iter(range(1, 1000))
 
+    def first(matter: Matter) -> str:
+        return matter.client_name.split()[0]
+
     def sent(matter: Matter, author: str, body: str, ago: timedelta, state: str = "delivered",
              error: tuple[int, str] | None = None) -> None:
         at = now - ago
@@ -140,33 +143,33 @@ def seed_history(services: Services, actor: Actor) -> None:
             DemoMedia(photos))  # type: ignore[arg-type]
 
     day = timedelta(days=1)
-    sent(maria, "pat", "Hello Maria, this is Pat from the office. Your intake appointment is "
+    sent(maria, "pat", f"Hello {first(maria)}, this is Pat from the office. Your intake appointment is "
          "confirmed for Thursday at 10:00. Reply to this number with any questions.", 6 * day)
     reply(maria.mobile_e164 or "", "Thank you! Should I bring my lease?", 6 * day - timedelta(
         hours=1))
     sent(maria, "pat", "Yes please, and any letters from your landlord.", 6 * day - timedelta(
         hours=2))
     reply(maria.mobile_e164 or "", "Here is the last letter they sent me", 2 * day, photo=True)
-    sent(james, "sam", "James, the court moved your hearing to next Monday at 9:30.", 3 * day)
+    sent(james, "sam", f"{first(james)}, the court moved your hearing to next Monday at 9:30.", 3 * day)
     reply(james.mobile_e164 or "", "OK. Do I need to be there in person?", 3 * day - timedelta(
         minutes=40))
-    sent(grace, "pat", "Grace, please sign and return the retainer when you can.", 4 * day,
+    sent(grace, "pat", f"{first(grace)}, please sign and return the retainer when you can.", 4 * day,
          state="failed", error=(30003, "The phone could not be reached (switched off or out of "
                                        "coverage)."))
-    sent(grace, "pat", "Grace, a reminder about the retainer.", 3 * day, state="sent")
-    sent(omar, "sam", "Omar, we filed your motion today.", 5 * day)
+    sent(grace, "pat", f"{first(grace)}, a reminder about the retainer.", 3 * day, state="sent")
+    sent(omar, "sam", f"{first(omar)}, we filed your motion today.", 5 * day)
     reply(omar.mobile_e164 or "", "STOP", 5 * day - timedelta(hours=3))
-    sent(carlos, "pat", "Carlos, your deposition prep is tomorrow at 14:00.", 2 * day,
+    sent(carlos, "pat", f"{first(carlos)}, your deposition prep is tomorrow at 14:00.", 2 * day,
          state="missed", error=None)
-    sent(carlos, "pat", "Carlos, please call us about the settlement offer.", -day,
+    sent(carlos, "pat", f"{first(carlos)}, please call us about the settlement offer.", -day,
          state="scheduled")
     reply("+13125550188", "Hi, is this the law office? My neighbour gave me this number.",
           timedelta(hours=5))  # matches no case: needs review
     reply(james.mobile_e164 or "", "Also, can my sister come with me?", timedelta(hours=1))
 
     for title, matter, due, who in (
-            ("Call Maria about the landlord's letter", maria, now + day, "pat"),
-            ("Prepare James for the hearing", james, now + 4 * day, "sam")):
+            (f"Call {first(maria)} about the landlord's letter", maria, now + day, "pat"),
+            (f"Prepare {first(james)} for the hearing", james, now + 4 * day, "sam")):
         services.calendar.create_task(actor, title, due, matter_id=matter.id,
                                       attendee_ids=[users[who]],
                                       reminders=[ReminderSpec.before(1, "hours")])
