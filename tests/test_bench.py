@@ -19,6 +19,7 @@ REQUIRED = [
                    "most_recent_outbound")),
     "ingest_msgs_per_s", "dispatch_msgs_per_s", "scheduled_delay_s", "caselist_first_paint_s",
     "caselist_filter_ms", "caselist_rss_mb", "gui_max_stall_ms", "cold_start_ratio",
+    "message_search_p95_ms",
 ]
 
 

@@ -18,6 +18,7 @@ All times are aware UTC.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,6 +136,12 @@ class ReplyTarget:
     matter_id: int
     case_number: str
     client_name: str
+
+
+@lru_cache(maxsize=4096)
+def _display(e164: str, region: str) -> str:
+    """format_display, remembered: search shows the same few numbers many times."""
+    return format_display(e164, region)
 
 
 def _digits(text_: str) -> str:
@@ -406,7 +413,7 @@ class ConversationService:
                         .where(InboundMessage.id.in_(inbound_ids))):
                     hits.append(SearchHit(
                         "inbound", m.id, m.received_at,
-                        format_display(m.from_e164, region) if m.from_e164 else m.from_raw,
+                        _display(m.from_e164, region) if m.from_e164 else m.from_raw,
                         snippet(m.body), mid, number, client))
             if outbound_ids:
                 for o, number, client in s.execute(
@@ -415,7 +422,7 @@ class ConversationService:
                         .where(OutboundMessage.id.in_(outbound_ids))):
                     hits.append(SearchHit(
                         "outbound", o.id, o.sent_at or o.send_at,
-                        format_display(o.to_e164, region), snippet(o.body), o.matter_id,
+                        _display(o.to_e164, region), snippet(o.body), o.matter_id,
                         number, client))
         hits.sort(key=lambda h: (h.at, h.id), reverse=True)
         return hits[:limit]
