@@ -402,28 +402,38 @@ class ConversationService:
             inbound_ids, outbound_ids = self._matching_ids(s, terms, limit)
             hits: list[SearchHit] = []
             if inbound_ids:
-                first_link = (select(func.min(MessageLink.id))
-                              .where(MessageLink.inbound_id == InboundMessage.id,
-                                     MessageLink.withdrawn_at.is_(None))
-                              .correlate(InboundMessage).scalar_subquery())
-                for m, mid, number, client in s.execute(
-                        select(InboundMessage, Matter.id, Matter.case_number, Matter.client_name)
-                        .outerjoin(MessageLink, MessageLink.id == first_link)
-                        .outerjoin(Matter, Matter.id == MessageLink.matter_id)
+                # Columns only (no ORM objects): this is the hot path of the Search tab.
+                links: dict[int, tuple[int, str, str]] = {}
+                for inbound_id, mid, number, client in s.execute(
+                        select(MessageLink.inbound_id, Matter.id, Matter.case_number,
+                               Matter.client_name)
+                        .join(Matter, Matter.id == MessageLink.matter_id)
+                        .where(MessageLink.inbound_id.in_(inbound_ids),
+                               MessageLink.withdrawn_at.is_(None))
+                        .order_by(MessageLink.id.desc())):
+                    links[inbound_id] = (mid, number, client)  # the first link wins
+                for mid_, at, from_e164, from_raw, body in s.execute(
+                        select(InboundMessage.id, InboundMessage.received_at,
+                               InboundMessage.from_e164, InboundMessage.from_raw,
+                               InboundMessage.body)
                         .where(InboundMessage.id.in_(inbound_ids))):
+                    link = links.get(mid_)
                     hits.append(SearchHit(
-                        "inbound", m.id, m.received_at,
-                        _display(m.from_e164, region) if m.from_e164 else m.from_raw,
-                        snippet(m.body), mid, number, client))
+                        "inbound", mid_, at, _display(from_e164, region) if from_e164
+                        else from_raw, snippet(body), link[0] if link else None,
+                        link[1] if link else None, link[2] if link else None))
             if outbound_ids:
-                for o, number, client in s.execute(
-                        select(OutboundMessage, Matter.case_number, Matter.client_name)
+                for oid, sent_at, send_at, to_e164, body, matter_id, number, client in s.execute(
+                        select(OutboundMessage.id, OutboundMessage.sent_at,
+                               OutboundMessage.send_at, OutboundMessage.to_e164,
+                               OutboundMessage.body, OutboundMessage.matter_id,
+                               Matter.case_number, Matter.client_name)
                         .outerjoin(Matter, Matter.id == OutboundMessage.matter_id)
-                        .where(OutboundMessage.id.in_(outbound_ids))):
-                    hits.append(SearchHit(
-                        "outbound", o.id, o.sent_at or o.send_at,
-                        _display(o.to_e164, region), snippet(o.body), o.matter_id,
-                        number, client))
+                        .where(OutboundMessage.id.in_(outbound_ids),
+                               OutboundMessage.kind == "client")):
+                    hits.append(SearchHit("outbound", oid, sent_at or send_at,
+                                          _display(to_e164, region), snippet(body), matter_id,
+                                          number, client))
         hits.sort(key=lambda h: (h.at, h.id), reverse=True)
         return hits[:limit]
 
@@ -434,10 +444,11 @@ class ConversationService:
             inbound = [int(r) for r in s.execute(text(
                 "SELECT rowid FROM inbound_fts WHERE inbound_fts MATCH :q "
                 "ORDER BY rowid DESC LIMIT :n"), {"q": match, "n": limit}).scalars()]
+            # Staff reminders (about 1% of texts) are dropped when the rows are read: joining
+            # here would make SQLite sort every match instead of walking the index newest first.
             outbound = [int(r) for r in s.execute(text(
-                "SELECT f.rowid FROM outbound_fts AS f JOIN outbound_messages AS o "
-                "ON o.id = f.rowid WHERE outbound_fts MATCH :q AND o.kind = 'client' "
-                "ORDER BY f.rowid DESC LIMIT :n"), {"q": match, "n": limit}).scalars()]
+                "SELECT rowid FROM outbound_fts WHERE outbound_fts MATCH :q "
+                "ORDER BY rowid DESC LIMIT :n"), {"q": match, "n": limit + 10}).scalars()]
             return inbound, outbound
 
         def like(column: QueryableAttribute[Any], term: str) -> ColumnElement[bool]:
