@@ -5,6 +5,8 @@ and Preferences asking before discarding typed changes."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QLabel, QMenu
 from pytestqt.qtbot import QtBot
@@ -342,3 +344,28 @@ def test_preferences_ask_before_discarding_typed_changes(
     discard = next(b for b in question.buttons() if b.text() == "&Discard changes")
     with qtbot.waitSignal(dialog.finished):
         click(qtbot, discard)
+
+
+def test_sms_log_shows_each_state_differently(
+        qtbot: QtBot, window: MainWindow, ui_office: Office,
+        twilio_provider: SmsProvider) -> None:
+    svc, mid = ui_office.services, ui_office.matter_id
+    delivered = svc.outbound.send(ui_office.staff, mid, CLIENT, "Delivered one")
+    failed = svc.outbound.send(ui_office.staff, mid, "+15005550009", "Failed one")
+    later = ui_office.clock() + timedelta(hours=3)
+    scheduled = svc.outbound.send(ui_office.staff, mid, CLIENT, "Scheduled one", later)
+    canceled = svc.outbound.send(ui_office.staff, mid, CLIENT, "Canceled one", later)
+    svc.outbound.cancel(ui_office.staff, [canceled])
+    svc.dispatcher.run_due()
+    ui_office.server.advance_all()  # the carrier reports delivery
+    poll(ui_office, twilio_provider, window)
+    log = sms_log(qtbot, window, mid)
+    qtbot.waitUntil(lambda: len(log.bubbles) == 4)
+    by_id = {b.item.id: b for b in log.bubbles}
+    assert by_id[delivered].status.text().startswith("✓ Delivered · ")
+    assert by_id[failed].status.text().startswith("⚠ Failed · ")
+    assert "landline" in by_id[failed].status.text()  # the reason, in words
+    assert by_id[scheduled].status.text().startswith("🕒 Scheduled · ")
+    assert by_id[canceled].status.text().startswith("⊘ Canceled · ")
+    styles = {by_id[i].frame.styleSheet() for i in (delivered, failed, scheduled, canceled)}
+    assert len(styles) == 4  # each looks different, not only in words
