@@ -144,12 +144,16 @@ def test_a_typed_reply_comes_back_as_a_draft(
     view = window.open_matter(mid)
     box = reply_box_of(sms_log(qtbot, window, mid))
     qtbot.waitUntil(lambda: box.detail is not None)
-    qtbot.keyClicks(box.edit, "About your documents")
+    qtbot.keyClicks(box.edit, "About your")
     assert box._draft_timer.isActive()
     box._draft_timer.timeout.emit()  # the debounce, without waiting for it
     qtbot.waitUntil(lambda: ui_office.services.conversations.draft(ui_office.staff, mid)
                     is not None)
-    view.close()
+    qtbot.keyClicks(box.edit, " documents")
+    view.close()  # before the debounce: closing keeps the latest text too
+    conv = ui_office.services.conversations
+    qtbot.waitUntil(lambda: getattr(conv.draft(ui_office.staff, mid), "body", "")
+                    == "About your documents")
     again = reply_box_of(sms_log(qtbot, window, mid))
     qtbot.waitUntil(lambda: again.body() == "About your documents")
 

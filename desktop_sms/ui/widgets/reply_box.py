@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QHideEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -243,6 +243,12 @@ class ReplyBox(QWidget):
         """Show the conversation's needs-response state."""
         self.needs_response = needs
         self._show_state()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Closing the case window (or leaving the tab) keeps what was typed at once."""
+        if self._draft_dirty:
+            self.save_draft()
+        super().hideEvent(event)
 
     # --- keyboard ----------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
