@@ -98,6 +98,14 @@ def test_export_date_range_and_unknown_case(
     assert "Here is the last letter they sent me" in squash(text)
     assert "Thank you! Should I bring my lease?" not in squash(text)
     assert image_count(reader) == 1
+    # A reply unlinked from the case stays in the export, marked withdrawn.
+    row = next(r for r in services.inbound.received.rows() if r.media_count)
+    services.inbound.linking.unlink(services.users.get("pat").actor(), row.links[0].link_id)
+    assert main(["--db", url, "export-conversation", "--case", case, "--out", str(out),
+                 "--since", since]) == 0
+    text, _reader = pdf_text(out)
+    assert "WITHDRAWN from this case" in squash(text)
+    assert "Here is the last letter they sent me" in squash(text)
     capsys.readouterr()
     assert main(["--db", url, "export-conversation", "--case", "99-999999", "--out",
                  str(tmp_path / "x.pdf")]) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMenu
 from pytestqt.qtbot import QtBot
 
@@ -299,11 +300,12 @@ def test_search_result_opens_the_case_at_that_message(
         svc.outbound.send(ui_office.staff, mid, CLIENT, f"Update number {n} on your case")
     client_texts(ui_office, sandbox_server, twilio_provider, window,
                  "I found the LEASE agreement")
-    window.show_page("SMS")
-    sms_page_for(window).show_tab("Search")
+    action = window.findChild(QAction, "searchMessagesAction")
+    assert action is not None and action.shortcut().toString() == "Ctrl+Shift+F"
+    action.trigger()  # SMS → Search messages…
     page = conv_ui(window).search_page
-    assert page is not None
-    page.search_edit.setFocus()
+    assert page is not None and page.isVisible()
+    assert window.current_page_name() == "SMS"
     with qtbot.waitSignal(page.searched) as found:
         qtbot.keyClicks(page.search_edit, "lease")
         qtbot.keyClick(page.search_edit, Qt.Key.Key_Return)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCursor
+from PySide6.QtGui import QAction, QCursor, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QTabBar, QWidget
 
 from desktop_sms.services.conversations import ReplyTarget
@@ -100,6 +100,11 @@ class ConversationsUi(QObject):
             page.add_tab(SEARCH_TAB, self.search_page)
             window.background.outbound_changed.connect(self._outbound_changed)
             self._install_received_reply()
+            self.search_action = QAction("&Search messages…", window)
+            self.search_action.setObjectName("searchMessagesAction")
+            self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
+            self.search_action.triggered.connect(self.show_search)
+            window.sms_menu.addAction(self.search_action)
 
         home = window.page("Home")
         if isinstance(home, HomePage) and actor.sms_access:
@@ -232,6 +237,16 @@ class ConversationsUi(QObject):
             box.set_recipient(number)
 
     # --- SMS page ------------------------------------------------------------------------
+    def show_search(self) -> SearchPage | None:
+        """SMS → Search messages… (Ctrl+Shift+F): the Search tab with its box focused."""
+        if self.search_page is None:
+            return None
+        self.window.show_page("SMS")
+        self._sms_page().show_tab(SEARCH_TAB)
+        self.search_page.search_edit.setFocus()
+        self.search_page.search_edit.selectAll()
+        return self.search_page
+
     def _sms_tab_changed(self, _index: int) -> None:
         page = self._sms_page()
         current = page.tabs.currentWidget()
