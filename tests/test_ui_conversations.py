@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMenu
 from pytestqt.qtbot import QtBot
@@ -91,8 +91,11 @@ def test_a_reply_is_new_until_opened_and_the_counts_follow(
     assert model.mark_text(mid) == "needs a response"
     qtbot.waitUntil(lambda: home.unread_label.text() == "No unread replies on your cases.")
 
-    # Mark as unread brings it back for Pat only.
-    log.mark_unread(log.bubbles[0].item.id)
+    # Right-click → Mark as unread brings it back for Pat only.
+    log.bubbles[0].customContextMenuRequested.emit(QPoint(10, 10))
+    menu = log.bubble_menu
+    assert menu is not None and [a.text() for a in menu.actions()] == ["Mark as &unread"]
+    menu.actions()[0].trigger()
     qtbot.waitUntil(lambda: ui.counts.unread_mine == 1)
     assert ui.sms_log_tab_text(mid) == "SMS log (1)"
     assert ui_office.services.conversations.unread_by_matter(

@@ -258,6 +258,7 @@ class SmsLogWidget(QWidget):
         self._pending_focus: tuple[str, int] | None = None
         self.focused: MessageBubble | None = None
         self.footer: QWidget | None = None
+        self.bubble_menu: QMenu | None = None  # the last right-click menu on a reply
         self.setObjectName("smsLog")
         self._received = received
         self._runner = runner
@@ -422,6 +423,7 @@ class SmsLogWidget(QWidget):
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         action = menu.addAction("Mark as &unread")
         action.triggered.connect(lambda: self.mark_unread(bubble.item.id))
+        self.bubble_menu = menu
         menu.popup(bubble.mapToGlobal(pos))
 
     def set_footer(self, widget: QWidget) -> None:
