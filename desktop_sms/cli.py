@@ -312,7 +312,7 @@ def _export_bound(text: str, end: bool) -> datetime:
 def cmd_export_conversation(args: argparse.Namespace) -> int:
     services = _open(args)
     try:
-        acting_user(services, args)
+        actor = acting_user(services, args)
         since = _export_bound(args.since, False) if args.since else None
         until = _export_bound(args.until, True) if args.until else None
         from PySide6.QtGui import QGuiApplication
@@ -321,7 +321,7 @@ def cmd_export_conversation(args: argparse.Namespace) -> int:
 
         app = QGuiApplication.instance() or QGuiApplication(["desktop-sms", "-platform",
                                                              "offscreen"])
-        count = export_to_file(services, args.case, args.out, since, until)
+        count = export_to_file(services, actor, args.case, args.out, since, until)
         del app
         print(f"{args.out}: {count} text{'s' if count != 1 else ''}")
         return 0

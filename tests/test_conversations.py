@@ -64,6 +64,11 @@ def test_needs_response_until_anyone_replies_or_marks_it_done(
     assert conv.needs_response([mid]) == set()
     reply(office, twilio_provider, "Thanks")
     assert conv.needs_response([mid]) == {mid}
+    # A text that failed did not answer.
+    office.clock.advance(minutes=1)
+    failed = office.services.outbound.send(office.admin, mid, "+15005550009", "Answer")
+    assert failed in office.services.dispatcher.run_due().failed
+    assert conv.needs_response([mid]) == {mid}
     office.clock.advance(minutes=1)
     conv.mark_done(office.staff, mid)
     assert conv.needs_response() == set()

@@ -142,3 +142,17 @@ def test_export_dialog_saves_the_pdf_as_a_case_document(
     assert [e.username for e in services.audit.entries(SYSTEM, action="conversation.export")] \
         == ["pat"]
     window.close()
+
+
+def test_export_needs_sms_access_on_the_stored_user(
+        qapp: QApplication, demo: tuple[str, Database, Services], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url, _db, services = demo
+    admin = services.users.get("admin").actor()
+    services.users.update(admin, services.users.get("ivy").id, sms_access=False)
+    out = tmp_path / "no.pdf"
+    assert main(["--db", url, "--as", "ivy", "export-conversation", "--case",
+                 maria_case(services), "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == \
+        "desktop-sms: You need SMS access to export conversations."
+    assert not out.exists()

@@ -25,7 +25,14 @@ from desktop_sms.db.models import (
 )
 from desktop_sms.domain.phones import format_display
 from desktop_sms.services import audit
-from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
+from desktop_sms.services.common import (
+    Actor,
+    Clock,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+    utcnow,
+)
 from desktop_sms.services.conversations import failure_reason
 from desktop_sms.services.ingest import classify_media
 
@@ -128,6 +135,14 @@ def conversation_export(db: Database, region: str, office_numbers: list[str], ca
     return out
 
 
+def require_sms_user(db: Database, actor: Actor, what: str) -> None:
+    """Raise PermissionDenied unless the actor's stored user row is active with SMS access."""
+    with db.session() as s:
+        user = s.get(User, actor.user_id) if actor.user_id is not None else None
+        if user is None or not user.active or not user.sms_access:
+            raise PermissionDenied(f"You need SMS access to {what}.")
+
+
 def save_export_document(db: Database, actor: Actor, matter_id: int, name: str, data: bytes,
                          clock: Clock = utcnow) -> int:
     """Store an exported PDF as a document of the case (folder Correspondence); audited.
@@ -136,8 +151,6 @@ def save_export_document(db: Database, actor: Actor, matter_id: int, name: str, 
     with db.transaction() as s:
         user = s.get(User, actor.user_id) if actor.user_id is not None else None
         if user is None or not user.active or not user.sms_access:
-            from desktop_sms.services.common import PermissionDenied
-
             raise PermissionDenied("You need SMS access to file a conversation on a case.")
         matter = s.get(Matter, matter_id)
         if matter is None:

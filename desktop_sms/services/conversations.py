@@ -7,8 +7,8 @@ Rules:
   it (``mark_read``); *Mark as unread* takes the read back. Read state is per user and per
   message, whichever matter shows it.
 * A matter's conversation *needs a response* when its newest filed reply is newer than both
-  the newest text anyone sent from the matter and the last *Mark done* on it; it is the same
-  for everybody.
+  the newest text anyone sent from the matter (not canceled, failed or undelivered) and the
+  last *Mark done* on it; it is the same for everybody.
 * A draft is kept per user and matter; an empty draft is no draft.
 
 Permissions are checked against the stored user row (active, SMS access), not the Actor alone.
@@ -57,6 +57,8 @@ from desktop_sms.services.common import (
 from desktop_sms.services.settings import SettingsService
 
 MIN_SEARCH_CHARS = 3
+# A text in one of these states did not answer the client (needs-response stays).
+NOT_AN_ANSWER = ("canceled", "failed", "undelivered")
 SEARCH_LIMIT = 50
 SENT_STATES = ("sent", "delivered", "undelivered", "failed", "canceled", "missed", "sending",
                "queued", "scheduled")
@@ -272,7 +274,7 @@ class ConversationService:
         sub = last_in.subquery()
         later_out = select(OutboundMessage.id).where(
             OutboundMessage.matter_id == sub.c.matter_id, OutboundMessage.kind == "client",
-            OutboundMessage.state != "canceled", OutboundMessage.created_at >= sub.c.at)
+            OutboundMessage.state.not_in(NOT_AN_ANSWER), OutboundMessage.created_at >= sub.c.at)
         done = select(ConversationState.matter_id).where(
             ConversationState.matter_id == sub.c.matter_id, ConversationState.done_at >= sub.c.at)
         stmt = select(sub.c.matter_id).where(~later_out.exists(), ~done.exists())

@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_sms.services.common import Actor
 from desktop_sms.services.conversation_export import (
     ConversationExport,
     conversation_export,
+    require_sms_user,
     save_export_document,
 )
 from desktop_sms.services.conversations import ReplyTarget
@@ -133,9 +135,11 @@ def render_pdf(export: ConversationExport) -> bytes:
     return bytes(data.data())
 
 
-def export_to_file(services: Services, case_number: str, path: Path,
+def export_to_file(services: Services, actor: Actor, case_number: str, path: Path,
                    since: datetime | None = None, until: datetime | None = None) -> int:
-    """Write a case's conversation to path as PDF; returns the number of texts."""
+    """Write a case's conversation to path as PDF for the actor (who needs SMS access on the
+    stored user row); returns the number of texts."""
+    require_sms_user(services.db, actor, "export conversations")
     export = conversation_export(services.db, str(services.settings.get("default_region")),
                                  list(services.settings.get("office_numbers") or []),
                                  case_number, since, until, services.clock)
