@@ -203,8 +203,8 @@ class ExportDialog(QDialog):
             self.path_edit.setText(path)
 
     def export(self) -> None:
-        """Read and draw on the runner's thread is not possible (Qt painting): read there, draw
-        here, write the file and the document on the runner."""
+        """Read the texts on the runner, draw the PDF here (Qt painting), then write the file
+        and the case document on the runner."""
         from desktop_sms.ui.windows.sent_page import local_day_start
 
         services = self._window.services
@@ -217,11 +217,14 @@ class ExportDialog(QDialog):
             self.error.show_error("Choose where to save the PDF.")
             return
         self.buttons.setEnabled(False)
-        region = str(services.settings.get("default_region"))
-        numbers = list(services.settings.get("office_numbers") or [])
-        self._window.runner.run(conversation_export, services.db, region, numbers,
-                                self.target.case_number, since, until, services.clock,
-                                on_success=lambda exp: self._draw(exp, path),
+        case_number = self.target.case_number
+
+        def read() -> ConversationExport:
+            return conversation_export(services.db, str(services.settings.get("default_region")),
+                                       list(services.settings.get("office_numbers") or []),
+                                       case_number, since, until, services.clock)
+
+        self._window.runner.run(read, on_success=lambda exp: self._draw(exp, path),
                                 on_failure=self._failed)
 
     def _draw(self, export: ConversationExport, path: Path) -> None:

@@ -23,9 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_sms.domain.phones import is_quiet_hours, local_time_zone
+from desktop_sms.domain.phones import (
+    InvalidPhoneNumber,
+    is_quiet_hours,
+    local_time_zone,
+    normalize,
+)
 from desktop_sms.domain.segments import MAX_BODY_CHARS
-from desktop_sms.services.common import Actor, Clock, ServiceError, ValidationError
+from desktop_sms.services.common import Actor, Clock, ServiceError
 from desktop_sms.services.container import Services
 from desktop_sms.services.conversations import DraftText
 from desktop_sms.services.matters import MatterDetail
@@ -45,6 +50,7 @@ class ReplyContext:
     consent_required: bool
     draft: DraftText | None
     needs_response: bool
+    region: str  # the office's default region, for reading typed numbers
 
 
 def _plain(text: str = "", name: str = "") -> QLabel:
@@ -78,6 +84,7 @@ class ReplyBox(QWidget):
         self._recipient: str | None = None
         self._recipient_e164: str | None = None
         self._opted_out: dict[str, bool] = {}
+        self._region: str | None = None  # known once loaded (read on the runner)
         self._sending = False
         self._restoring = False
         self._draft_dirty = False
@@ -137,7 +144,8 @@ class ReplyBox(QWidget):
             return ReplyContext(services.matters.detail(matter_id),
                                 bool(services.settings.get("sms_consent_required")),
                                 services.conversations.draft(actor, matter_id),
-                                matter_id in services.conversations.needs_response([matter_id]))
+                                matter_id in services.conversations.needs_response([matter_id]),
+                                str(services.settings.get("default_region")))
 
         self._runner.run(read, on_success=self._loaded,
                          on_failure=lambda exc: self._show_error(exc, "The case could not be read"))
@@ -149,6 +157,7 @@ class ReplyBox(QWidget):
         self.detail = ctx.detail
         self.consent_required = ctx.consent_required
         self.needs_response = ctx.needs_response
+        self._region = ctx.region
         if self._recipient is None:
             self._recipient = (ctx.draft.to_raw if ctx.draft and ctx.draft.to_raw
                                else ctx.detail.mobile_raw or ctx.detail.home_raw)
@@ -270,11 +279,10 @@ class ReplyBox(QWidget):
 
     def _recipient_changed(self) -> None:
         self._recipient_e164 = None
-        if self._recipient:
-            try:
-                self._recipient_e164 = self._services.outbound.normalize_recipient(
-                    self._recipient)
-            except ValidationError:
+        if self._recipient and self._region is not None:
+            try:  # the same rule OutboundService.normalize_recipient applies, without a read
+                self._recipient_e164 = normalize(self._recipient, self._region)
+            except InvalidPhoneNumber:
                 self._recipient_e164 = None
         e164 = self._recipient_e164
         if e164 is not None and e164 not in self._opted_out:
