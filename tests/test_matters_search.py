@@ -143,7 +143,7 @@ def test_migration_0002_indexes_an_existing_0001_database(db_url: str) -> None:
 
     db, _ = open_database(db_url)
     try:
-        assert migrate.current_revision(db.engine) == migrate.head_revision() == "0002"
+        assert migrate.current_revision(db.engine) == migrate.head_revision() == migrate.HEAD_REVISION
         columns = {c["name"] for c in inspect(db.engine).get_columns("outbound_messages")}
         assert "claim_token" in columns
         svc = MatterService(db, clock=lambda: NOW)
