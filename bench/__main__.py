@@ -18,8 +18,9 @@ from bench.measure_bulk import measure_bulk
 from bench.measure_flow import measure_dispatch, measure_ingest
 from bench.measure_gui import measure_caselist, measure_cold_start, measure_stall
 from bench.measure_match import measure_match
+from bench.measure_search import measure_search
 
-PARTS = ("match", "ingest", "dispatch", "bulk", "caselist", "stall", "coldstart")
+PARTS = ("match", "ingest", "dispatch", "bulk", "caselist", "stall", "coldstart", "search")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         run("caselist", lambda: measure_caselist(data, log))
         run("stall", lambda: measure_stall(data, log))
         run("coldstart", lambda: measure_cold_start(data, log))
+        run("search", lambda: measure_search(data, log))
+        if args.pg:
+            run("search", lambda: measure_search(pg, log, prefix="pg."))
     finally:
         if args.keep or args.profile:
             log(f"work folder kept: {workdir}")

@@ -27,6 +27,7 @@ from desktop_sms.services.demo import seed_demo
 from desktop_sms.services.local_config import LocalConfig, resolve_database_url
 from desktop_sms.ui.admin_integration import install_admin
 from desktop_sms.ui.calendar_integration import install_calendar
+from desktop_sms.ui.conversations_ui import install_conversations
 from desktop_sms.ui.dialogs.first_admin_dialog import FirstAdminDialog
 from desktop_sms.ui.dialogs.sign_in_dialog import SignInDialog
 from desktop_sms.ui.inbound_integration import install_inbound
@@ -74,10 +75,12 @@ def install_features(window: MainWindow) -> None:
     install_admin(window)  # Preferences, users, audit log, Home alerts
     install_outbound(window)  # compose, SMS → Queue, Simulated phone
     install_inbound(window)  # SMS → Received, case notes, documents, SMS log
+    install_conversations(window)  # read state, reply box, Sent, Search, export
     calendar = install_calendar(window, window.services, window.actor, window.runner)
     home = window.page("Home")
     if isinstance(home, HomePage):
         home.set_upcoming_widget(calendar.build_upcoming_widget(home))
+        window.show_page("Home")  # the first page after sign-in
 
 
 def start_background(services: Services, window: MainWindow) -> BackgroundWork:

@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--min-schedule-ahead", type=int, choices=(300, 900), default=900,
                          help="seconds a SendAt must be ahead (Twilio's pages give 300 or 900)")
     _add_consent_commands(sub, snd)
+
+    export = sub.add_parser("export-conversation", help="write a case's texts to a PDF file")
+    export.add_argument("--case", required=True, metavar="NUMBER")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE.pdf")
+    export.add_argument("--since", metavar="DATE", help="first local day (YYYY-MM-DD) or time")
+    export.add_argument("--until", metavar="DATE", help="last local day (YYYY-MM-DD, included) "
+                        "or time (excluded)")
     return p
 
 
@@ -399,6 +406,40 @@ def cmd_sandbox_server(args: argparse.Namespace) -> int:
                               float(args.min_schedule_ahead))
 
 
+def _export_bound(text: str, end: bool) -> datetime:
+    """A --since/--until value: a local day (an --until day is included) or a time."""
+    from datetime import date, timedelta
+
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return _parse_when(text)
+    start = datetime.combine(day + timedelta(days=1) if end else day, datetime.min.time())
+    return start.astimezone().astimezone(UTC)
+
+
+def cmd_export_conversation(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        actor = acting_user(services, args)
+        since = _export_bound(args.since, False) if args.since else None
+        until = _export_bound(args.until, True) if args.until else None
+        from PySide6.QtGui import QGuiApplication
+
+        from desktop_sms.ui.export_conversation import export_to_file
+
+        app = QGuiApplication.instance() or QGuiApplication(["desktop-sms", "-platform",
+                                                             "offscreen"])
+        count = export_to_file(services, actor, args.case, args.out, since, until)
+        del app
+        print(f"{args.out}: {count} text{'s' if count != 1 else ''}")
+        return 0
+    except OSError as exc:
+        raise CliError(f"The PDF could not be written: {_first_line(exc)}") from None
+    finally:
+        services.close()
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from desktop_sms.app import run_gui
 
@@ -614,6 +655,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sandbox-server": cmd_sandbox_server,
     "consent": cmd_consent,
     "cases": cmd_cases,
+    "export-conversation": cmd_export_conversation,
 }
 
 

@@ -20,6 +20,7 @@ REQUIRED = [
     "ingest_msgs_per_s", "dispatch_msgs_per_s", "scheduled_delay_s", "caselist_first_paint_s",
     "caselist_filter_ms", "caselist_rss_mb", "gui_max_stall_ms", "cold_start_ratio",
     "bulk_queue_1000_s", "dispatch_paced_error_s",
+    "message_search_p95_ms",
 ]
 
 

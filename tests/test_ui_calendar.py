@@ -49,7 +49,7 @@ def desk(qtbot: QtBot, sqlite_db: Database, sandbox_server: SandboxServer,
     services.providers = factory
     services.dispatcher.provider_factory = factory
     services.calendar.tz = NY
-    actor = seed_demo(services)
+    actor = seed_demo(services, history=False)  # an empty calendar to start from
     window = build_main_window(services, actor)
     qtbot.addWidget(window)
     integration = install_calendar(window, services, actor, window.runner)

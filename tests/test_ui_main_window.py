@@ -20,7 +20,9 @@ from desktop_sms.ui.windows.main_window import MainWindow
 def test_shell_has_pages_menus_and_status(qtbot: QtBot, main_window: MainWindow) -> None:
     assert main_window.windowTitle() == "Desktop SMS — Alex Admin"
     assert main_window.page_names() == ["Home", "Cases", "SMS", "Calendar"]
-    assert main_window.current_page_name() == "Cases"
+    assert main_window.current_page_name() == "Home"  # the first page after sign-in
+    main_window.show_page("Cases")
+    assert main_window.stack.currentWidget() is main_window.page("Cases")
     main_window.show_page("Home")
     assert main_window.stack.currentWidget() is main_window.page("Home")
     assert main_window.import_action.shortcut().toString() == "Ctrl+I"

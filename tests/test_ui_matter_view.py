@@ -17,6 +17,7 @@ from desktop_sms.ui.windows.main_window import MainWindow
 def open_by_filter(qtbot: QtBot, window: MainWindow, text: str) -> int:
     """Filter the case list to one matter, open it with Enter; returns its id."""
     page = window.cases_page
+    window.show_page("Cases")  # Home is the first page after sign-in
     qtbot.keyClicks(page.filter_edit, text)
     qtbot.waitUntil(lambda: page.model.filter_text() == text and page.model.rowCount() == 1)
     matter_id = page.model.matter_id_at(0)

@@ -563,3 +563,44 @@ class ConsentRequest(Base):
     answered_inbound_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id", ondelete="SET NULL")
     )
+
+
+class MessageRead(Base):
+    """A user opened an inbound message; without a row the reply is unread for that user."""
+
+    __tablename__ = "message_reads"
+    __table_args__ = (UniqueConstraint("user_id", "inbound_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    inbound_id: Mapped[int] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True
+    )
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConversationState(Base):
+    """A matter's conversation was marked done at done_at (it needs no response until a newer
+    reply arrives)."""
+
+    __tablename__ = "conversation_states"
+
+    matter_id: Mapped[int] = mapped_column(
+        ForeignKey("matters.id", ondelete="CASCADE"), primary_key=True
+    )
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Draft(Base):
+    """A text a user typed to a matter's client and has not sent yet (one per user and matter)."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("user_id", "matter_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    to_raw: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

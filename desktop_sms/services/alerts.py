@@ -134,3 +134,20 @@ class AlertService:
                 audit.record(s, actor, "alert.dismiss", now, target_type="alert",
                              target_id=alert_id, detail=f"case {number}")
         return bool(changed)
+
+    def undo_dismiss(self, actor: Actor, alert_id: int) -> bool:
+        """Bring back an alert the actor dismissed (the few seconds' Undo); audited. False when
+        it is not dismissed, or was dismissed by somebody else."""
+        now = self.clock()
+        with self.db.transaction() as s:
+            alert = s.get(Alert, alert_id)
+            if alert is None:
+                raise NotFound(f"There is no alert with id {alert_id}.")
+            changed = s.execute(update(Alert).where(Alert.id == alert_id,
+                                                    Alert.dismissed_at.is_not(None),
+                                                    Alert.dismissed_by_id == actor.user_id)
+                                .values(dismissed_at=None, dismissed_by_id=None)).rowcount  # type: ignore[attr-defined]
+            if changed:
+                audit.record(s, actor, "alert.undismiss", now, target_type="alert",
+                             target_id=alert_id)
+        return bool(changed)

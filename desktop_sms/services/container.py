@@ -11,6 +11,7 @@ from desktop_sms.services.calendar import CalendarService
 from desktop_sms.services.client_reminders import ClientReminderService
 from desktop_sms.services.common import Clock, utcnow
 from desktop_sms.services.consent import ConsentService
+from desktop_sms.services.conversations import ConversationService
 from desktop_sms.services.credentials import CredentialStore, KeyringCredentialStore
 from desktop_sms.services.dispatcher import Dispatcher
 from desktop_sms.services.held import HeldTexts
@@ -47,6 +48,7 @@ class Services:
     batches: BatchService
     client_reminders: ClientReminderService
     consent: ConsentService
+    conversations: ConversationService
 
     def close(self) -> None:
         """Stop what the services started (the in-process sandbox) and close the database."""
@@ -83,4 +85,5 @@ def build_services(db: Database, clock: Clock = utcnow,
                     dispatcher=dispatcher, calendar=calendar, inbound=inbound,
                     poller=poller, held=held, templates=templates, batches=batches,
                     client_reminders=client_reminders,
-                    consent=ConsentService(db, clock, region, outbound.notify))
+                    consent=ConsentService(db, clock, region, outbound.notify),
+                    conversations=ConversationService(db, settings, clock))

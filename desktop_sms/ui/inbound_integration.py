@@ -134,7 +134,9 @@ class InboundIntegration(QObject):
 
     def _set_sms_log(self, tabs: MatterTabs) -> None:
         if self.sms_log_enabled:
-            tabs.sms_log = SmsLogWidget(self.received, self.window.runner, tabs.view.matter_id)
+            from desktop_sms.ui.conversations_ui import build_sms_log  # read state, reply box
+
+            tabs.sms_log = build_sms_log(self.window, self.received, tabs.view.matter_id)
             tabs.view.set_tab("SMS log", tabs.sms_log)
         else:
             tabs.sms_log = None

@@ -45,6 +45,7 @@ from desktop_sms.services.calendar import local_zone
 from desktop_sms.services.common import Actor, Clock, ServiceError, ValidationError
 from desktop_sms.services.consent import QuietHoursError
 from desktop_sms.services.container import Services
+from desktop_sms.services.conversations import DraftText
 from desktop_sms.services.held import hold_decision
 from desktop_sms.services.matters import MatterDetail
 from desktop_sms.services.outbound import MIN_SCHEDULE_AHEAD, ConsentRequired, OptedOutNumber
@@ -369,6 +370,7 @@ class ComposeDialog(QDialog):
         self._runner.run(services.held.hold_inputs, on_success=self._hold_inputs_loaded)
         self._runner.run(services.templates.list, on_success=self._templates_loaded,
                          on_failure=self._templates_failed)
+        self._init_drafts()
 
     # --- templates -----------------------------------------------------------------------
     def _templates_loaded(self, rows: object) -> None:
@@ -761,6 +763,7 @@ class ComposeDialog(QDialog):
     def _on_sent(self, message_id: int) -> None:
         self._sending = False
         self.message_id = message_id
+        self._runner.run(self._services.conversations.clear_draft, self._actor, self.matter_id)
         self.message_queued.emit(message_id)
         self.accept()
 
@@ -787,3 +790,54 @@ class ComposeDialog(QDialog):
         self.error.show_error(str(exc) if isinstance(exc, ServiceError)
                               else f"The text could not be queued: {exc}")
         self._update_send_button()
+
+    # --- drafts (docs/conversations.md) ----------------------------------------------------
+    def _init_drafts(self) -> None:
+        """Bring back the user's draft to this matter, and ask before closing with typed text."""
+        self.close_question: QMessageBox | None = None
+        self._closing_decided = False
+        self.draft_restored = False
+        self._runner.run(self._services.conversations.draft, self._actor, self.matter_id,
+                         on_success=self._draft_loaded)
+
+    def _draft_loaded(self, draft: DraftText | None) -> None:
+        if draft is None or not widget_alive(self) or self.body():
+            return
+        self.body_edit.setPlainText(draft.body)
+        if draft.to_raw:
+            self.to_combo.setCurrentText(draft.to_raw)
+        self.draft_restored = True
+
+    def reject(self) -> None:
+        """Cancel, Esc or the close box: with typed text, ask to keep it as a draft first."""
+        if self._closing_decided or self.message_id is not None or not self.body().strip():
+            super().reject()
+            return
+        if self.close_question is not None:
+            self.close_question.raise_()
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Close without sending?",
+                          "The text has not been sent. Keep it as a draft for this case?",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        keep = box.addButton("&Keep draft", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("&Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+
+        def answered(button: object) -> None:
+            self.close_question = None
+            conv = self._services.conversations
+            if button is keep:
+                self._runner.run(conv.save_draft, self._actor, self.matter_id, self.body(),
+                                 self.recipient())
+            elif button is discard:
+                self._runner.run(conv.clear_draft, self._actor, self.matter_id)
+            else:
+                return
+            self._closing_decided = True
+            super(ComposeDialog, self).reject()
+
+        box.buttonClicked.connect(answered)
+        self.close_question = box
+        box.open()

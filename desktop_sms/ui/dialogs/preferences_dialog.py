@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QScrollArea,
     QStackedWidget,
     QStyle,
@@ -158,3 +159,30 @@ class PreferencesDialog(QDialog):
     def has_unsaved_changes(self) -> bool:
         """True when a page holds input that is not stored yet."""
         return any(page.is_dirty() for page in self.pages)
+
+    def reject(self) -> None:
+        """Close, Esc or the close box: with typed changes, ask before dropping them."""
+        if getattr(self, "_discard_decided", False) or not self.has_unsaved_changes():
+            super().reject()
+            return
+        existing = getattr(self, "discard_question", None)
+        if existing is not None:
+            existing.raise_()
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Discard changes?",
+                          "Some preferences were changed but not saved. Discard the changes?",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        discard = box.addButton("&Discard changes", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("&Keep editing", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+
+        def answered(button: object) -> None:
+            self.discard_question = None
+            if button is discard:
+                self._discard_decided = True
+                super(PreferencesDialog, self).reject()
+
+        box.buttonClicked.connect(answered)
+        self.discard_question: QMessageBox | None = box
+        box.open()

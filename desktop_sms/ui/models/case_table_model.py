@@ -14,6 +14,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
+from PySide6.QtGui import QColor
 
 from desktop_sms.services.matters import MatterRow
 from desktop_sms.ui.text import plain_tooltip
@@ -127,9 +128,32 @@ class CaseTableModel(QAbstractTableModel):
             return COLUMNS[section][1] if 0 <= section < len(COLUMNS) else None
         return None
 
+    def set_marks(self, unread: dict[int, int], needs_response: set[int]) -> None:
+        """Per matter: unread replies for the user, and whether it needs a response
+        (shown as a mark before the first column, and in its tool tip)."""
+        self._unread = dict(unread)
+        self._needs_response = set(needs_response)
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, 0))
+
+    def mark_text(self, matter_id: int) -> str:
+        """'2 unread · needs a response', or '' for a matter with nothing new."""
+        parts = []
+        unread = getattr(self, "_unread", {}).get(matter_id, 0)
+        if unread:
+            parts.append(f"{unread} unread")
+        if matter_id in getattr(self, "_needs_response", set()):
+            parts.append("needs a response")
+        return " · ".join(parts)
+
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
+        if index.column() == 0 and role == Qt.ItemDataRole.DecorationRole:
+            row = self.row_at(index.row())
+            mark = self.mark_text(row.id) if row is not None else ""
+            return (QColor("#1d5fa8") if "unread" in mark
+                    else QColor("#b26b00") if mark else None)
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, MATTER_ID_ROLE):
             return None
         item = self.row_at(index.row())
@@ -139,7 +163,8 @@ class CaseTableModel(QAbstractTableModel):
             return item.id
         shown = _display(getattr(item, COLUMNS[index.column()][0]))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return plain_tooltip(shown)
+            mark = self.mark_text(item.id) if index.column() == 0 else ""
+            return plain_tooltip(f"{shown} — {mark}" if mark else shown)
         return shown
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:

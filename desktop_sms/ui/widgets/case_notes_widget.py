@@ -115,6 +115,12 @@ class NoteCard(QFrame):
         if note.withdrawn:
             self.setProperty("withdrawn", True)
             self.setAccessibleDescription("withdrawn")
+            # Withdrawn must not look live: a marked badge, and the note's text greyed.
+            self.withdrawn_label.setStyleSheet(
+                "QLabel#withdrawnMark { background: #fde7d9; color: #8a2c0d; font-weight: 600;"
+                " border-radius: 6px; padding: 1px 6px; }")
+            self.body.setStyleSheet("color: #7b8794;")
+            self.heading.setStyleSheet("color: #7b8794;")
 
     def add_attachment(self, widget: QWidget, is_thumbnail: bool) -> None:
         """Append a thumbnail or a file chip (before the trailing stretch)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -23,6 +24,8 @@ from PySide6.QtWidgets import (
 
 from desktop_sms.domain.optout import classify_keyword
 from desktop_sms.domain.states import CHECKING, CHECKING_LABEL
+from desktop_sms.services.common import Actor
+from desktop_sms.services.conversations import ConversationService
 from desktop_sms.services.received import ConversationItem, DocumentInfo, ReceivedLog
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.thumbnails import CACHE, Thumbnail, to_pixmap
@@ -56,6 +59,24 @@ _BUBBLE_STYLE = {
     "inbound": "QFrame#bubbleInbound { background: #ffffff; border: 1px solid #d3d9e0;"
                " border-radius: 10px; }",
 }
+# How an outbound text looks by its state: scheduled ones dashed, canceled grey, failed red,
+# delivered green-edged; the status line says the same in words (never colour alone).
+STATE_STYLE = {
+    "scheduled": "QFrame#bubbleOutbound { background: #f4f8fd; border: 2px dashed #7aa7dd;"
+                 " border-radius: 10px; }",
+    "canceled": "QFrame#bubbleOutbound { background: #eceff1; border: 1px solid #b0b8c0;"
+                " border-radius: 10px; } QLabel#bubbleText { color: #6b7580; }",
+    "failed": "QFrame#bubbleOutbound { background: #fdecec; border: 2px solid #b42318;"
+              " border-radius: 10px; }",
+    "undelivered": "QFrame#bubbleOutbound { background: #fdecec; border: 2px solid #b42318;"
+                   " border-radius: 10px; }",
+    "missed": "QFrame#bubbleOutbound { background: #fff4e0; border: 2px solid #b26b00;"
+              " border-radius: 10px; }",
+    "delivered": "QFrame#bubbleOutbound { background: #d8e8fb; border: 2px solid #2e7d32;"
+                 " border-radius: 10px; }",
+}
+STATE_MARK = {"scheduled": "🕒 ", "canceled": "⊘ ", "failed": "⚠ ", "undelivered": "⚠ ",
+              "missed": "⚠ ", "delivered": "✓ "}
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,7 @@ class ConversationSnapshot:
 
     items: list[ConversationItem]
     attachments: dict[int, list[Attachment]] = field(default_factory=dict)  # inbound id → …
+    read: set[int] | None = None  # inbound ids the user has read (None: not tracked)
 
 
 def load_conversation(received: ReceivedLog, matter_id: int) -> ConversationSnapshot:
@@ -116,7 +138,9 @@ def load_conversation(received: ReceivedLog, matter_id: int) -> ConversationSnap
 
 def status_line(item: ConversationItem) -> str:
     """'Delivered · 2026-03-02 10:00 · Pat Paralegal' under a bubble."""
-    parts = [STATUS_TEXT.get(item.status, item.status.capitalize()), local_time(item.at)]
+    parts = [STATE_MARK.get(item.status, "") + STATUS_TEXT.get(item.status,
+                                                                item.status.capitalize()),
+             local_time(item.at)]
     if item.direction == "outbound" and item.author:
         parts.append(item.author)
     if item.direction == "inbound":
@@ -151,7 +175,9 @@ class MessageBubble(QWidget):
         outbound = item.direction == "outbound"
         self.frame = QFrame()
         self.frame.setObjectName("bubbleOutbound" if outbound else "bubbleInbound")
-        self.frame.setStyleSheet(_BUBBLE_STYLE[item.direction])
+        self.frame.setStyleSheet(STATE_STYLE.get(item.status, _BUBBLE_STYLE[item.direction])
+                                 if outbound else _BUBBLE_STYLE[item.direction])
+        self.state = item.status
         self.frame.setMaximumWidth(BUBBLE_MAX_WIDTH)
         self.body = _plain(item.body, "bubbleText")
         self.body.setVisible(bool(item.body))
@@ -175,8 +201,12 @@ class MessageBubble(QWidget):
         self.status.setStyleSheet("color: #52606d; font-size: 9pt;")
         self.status.setAlignment(Qt.AlignmentFlag.AlignRight if outbound
                                  else Qt.AlignmentFlag.AlignLeft)
+        self.unread_mark = _plain("● New", "unreadMark")
+        self.unread_mark.setStyleSheet("color: #1d5fa8; font-weight: 600; font-size: 9pt;")
+        self.unread_mark.hide()
         column = QVBoxLayout()
         column.setSpacing(2)
+        column.addWidget(self.unread_mark)
         column.addWidget(self.frame)
         column.addWidget(self.status)
         row = QHBoxLayout(self)
@@ -207,15 +237,43 @@ class MessageBubble(QWidget):
         self._attachments.insertWidget(self._attachments.count() - 1, chip)
         self.chips.append(chip)
 
+    def set_unread(self, unread: bool) -> None:
+        """Mark a reply the user has not opened before."""
+        self.unread_mark.setVisible(unread)
+        self.unread_mark.setAccessibleName("Unread" if unread else "")
+
+    def is_unread(self) -> bool:
+        """True while the reply carries the unread mark."""
+        return not self.unread_mark.isHidden()
+
+    def set_highlighted(self, on: bool) -> None:
+        """Outline the bubble a search result opened."""
+        self.setStyleSheet("QWidget#messageRow { border-left: 4px solid #f2b705; }" if on else "")
+
 
 class SmsLogWidget(QWidget):
-    """The SMS log tab of one matter."""
+    """The SMS log tab of one matter.
+
+    With ``conversations`` and ``actor`` it also shows which replies the user has not read
+    (marked "New", and read once shown), offers *Mark as unread* on a reply and emits
+    ``read_changed`` when the user's read state changed.
+    """
 
     refreshed = Signal()
+    read_changed = Signal(int)  # matter id
 
     def __init__(self, received: ReceivedLog, runner: TaskRunner, matter_id: int,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 conversations: ConversationService | None = None,
+                 actor: Actor | None = None) -> None:
         super().__init__(parent)
+        self._conversations = conversations
+        self._actor = actor
+        self._read: set[int] = set()
+        self._pending_focus: tuple[str, int] | None = None
+        self.focused: MessageBubble | None = None
+        self.footer: QWidget | None = None
+        self.bubble_menu: QMenu | None = None  # the last right-click menu on a reply
         self.setObjectName("smsLog")
         self._received = received
         self._runner = runner
@@ -255,6 +313,7 @@ class SmsLogWidget(QWidget):
         layout.addWidget(self.error_label)
         layout.addWidget(self.empty_label)
         layout.addWidget(self.scroll, 1)
+        self._layout = layout
         self.refresh()
 
     # --- loading -------------------------------------------------------------------------
@@ -262,7 +321,17 @@ class SmsLogWidget(QWidget):
         """Read the conversation again (on the runner); `refreshed` follows."""
         self._generation += 1
         generation = self._generation
-        self._runner.run(load_conversation, self._received, self.matter_id,
+        conversations, actor, received, matter_id = (self._conversations, self._actor,
+                                                     self._received, self.matter_id)
+
+        def load() -> ConversationSnapshot:
+            snap = load_conversation(received, matter_id)
+            if conversations is not None and actor is not None and actor.user_id is not None:
+                snap.read = conversations.read_ids(
+                    actor.user_id, [it.id for it in snap.items if it.direction == "inbound"])
+            return snap
+
+        self._runner.run(load,
                          on_success=lambda snap: self._loaded(generation, snap),
                          on_failure=lambda exc: self._failed(generation, exc))
 
@@ -285,9 +354,15 @@ class SmsLogWidget(QWidget):
             bubble.deleteLater()
         self.bubbles = []
         self._items = list(snap.items)
+        self._read = set(snap.read or ())
         self.empty_label.setVisible(not self._items)
         for item in self._items:
             bubble = MessageBubble(item)
+            if snap.read is not None and item.direction == "inbound":
+                bubble.set_unread(item.id not in snap.read)
+                bubble.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+                bubble.customContextMenuRequested.connect(
+                    lambda pos, b=bubble: self._bubble_menu(b, pos))
             for att in snap.attachments.get(item.id, []) if item.direction == "inbound" else []:
                 pixmap = to_pixmap(att.thumbnail) if att.is_image else None
                 if pixmap is not None:
@@ -303,6 +378,9 @@ class SmsLogWidget(QWidget):
             self.bubbles.append(bubble)
         if self._follow_newest:  # the range may be final already; else _range_changed scrolls
             self._scroll_to_bottom()
+        if self._pending_focus is not None:
+            self.focus_message(*self._pending_focus)
+        self._mark_shown_read()
 
     def _range_changed(self, _minimum: int, maximum: int) -> None:
         if self._follow_newest:
@@ -316,6 +394,77 @@ class SmsLogWidget(QWidget):
         if widget_alive(self):
             bar = self.scroll.verticalScrollBar()
             bar.setValue(bar.maximum())
+
+    # --- read state, footer, focus -------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._mark_shown_read()
+
+    def unread_ids(self) -> list[int]:
+        """The replies shown with the unread mark."""
+        return [b.item.id for b in self.bubbles if not b.outbound and b.is_unread()]
+
+    def _mark_shown_read(self) -> None:
+        """Opening the log reads its replies: store that (the "New" marks stay until the next
+        load, so the user still sees what was new)."""
+        if self._conversations is None or self._actor is None or not self.isVisible():
+            return
+        ids = [b.item.id for b in self.bubbles
+               if not b.outbound and b.item.id not in self._read]
+        if not ids:
+            return
+        self._read.update(ids)
+        self._runner.run(self._conversations.mark_read, self._actor, ids,
+                         on_success=lambda _n: self._read_stored())
+
+    def _read_stored(self) -> None:
+        if widget_alive(self):
+            self.read_changed.emit(self.matter_id)
+
+    def mark_unread(self, inbound_id: int) -> None:
+        """Mark as unread: the reply counts as new for this user again."""
+        if self._conversations is None or self._actor is None:
+            return
+        for bubble in self.bubbles:
+            if not bubble.outbound and bubble.item.id == inbound_id:
+                bubble.set_unread(True)
+        self._runner.run(self._conversations.mark_unread, self._actor, inbound_id,
+                         on_success=lambda _c: self._unread_stored(inbound_id))
+
+    def _unread_stored(self, inbound_id: int) -> None:
+        self._read.discard(inbound_id)
+        self._read_stored()
+
+    def _bubble_menu(self, bubble: MessageBubble, pos: QPoint) -> None:
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        action = menu.addAction("Mark as &unread")
+        action.triggered.connect(lambda: self.mark_unread(bubble.item.id))
+        self.bubble_menu = menu
+        menu.popup(bubble.mapToGlobal(pos))
+
+    def set_footer(self, widget: QWidget) -> None:
+        """Put a widget (the reply box) under the conversation."""
+        if self.footer is not None:
+            self._layout.removeWidget(self.footer)
+            self.footer.deleteLater()
+        self.footer = widget
+        self._layout.addWidget(widget)
+
+    def focus_message(self, direction: str, message_id: int) -> bool:
+        """Scroll to a text and outline it (a search result); waits for the load if needed."""
+        for bubble in self.bubbles:
+            if bubble.item.direction == direction and bubble.item.id == message_id:
+                if self.focused is not None and widget_alive(self.focused):
+                    self.focused.set_highlighted(False)
+                bubble.set_highlighted(True)
+                self.focused = bubble
+                self._pending_focus = None
+                self._follow_newest = False
+                self.scroll.ensureWidgetVisible(bubble)
+                return True
+        self._pending_focus = (direction, message_id)
+        return False
 
     # --- actions and queries -------------------------------------------------------------
     def save_as(self, doc: DocumentInfo) -> None:

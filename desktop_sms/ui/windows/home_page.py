@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -20,12 +22,27 @@ from PySide6.QtWidgets import (
 
 from desktop_sms.services.alerts import AlertRow, AlertService
 from desktop_sms.services.common import Actor, Clock, utcnow
+from desktop_sms.services.conversations import ConversationService
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 COLUMNS = ("Received", "Case", "Client", "From", "Message")
 EMPTY_TEXT = "No new replies on your cases."
 DISMISS_NOTE = "Dismiss removes an alert for everyone who can see it."
+DISMISS_QUESTION = ("Dismiss this alert for everyone who can see it? The reply stays on the "
+                    "case's SMS log.")
+UNDO_MS = 8_000
+STATE_COLUMN = "State"
+
+
+@dataclass
+class HomeSnapshot:
+    """One load of the Home block: the alerts and, with conversations, their read state."""
+
+    rows: list[AlertRow]
+    read: set[int] = field(default_factory=set)  # inbound ids the user has read
+    needs_response: set[int] = field(default_factory=set)  # matter ids
+    unread: int = 0  # unread replies on the user's cases
 
 
 def when_text(when: datetime, now: datetime) -> str:
@@ -42,7 +59,9 @@ class HomePage(QWidget):
 
     count_changed = Signal(int)  # open alerts the user sees (the Home navigation entry)
     open_matter_requested = Signal(int)  # matter id
+    reply_requested = Signal(int, int)  # matter id, inbound id
     refreshed = Signal(int)  # rows shown after a refresh
+    undo_finished = Signal(bool)  # True: the dismissal was undone
 
     def __init__(self, alerts: AlertService, actor: Actor, runner: TaskRunner,
                  clock: Clock = utcnow, parent: QWidget | None = None) -> None:
@@ -55,6 +74,14 @@ class HomePage(QWidget):
         self._rows: list[AlertRow] = []
         self._generation = 0
         self._count = -1
+        self.conversations: ConversationService | None = None
+        self.snapshot = HomeSnapshot([])
+        self.confirm_box: QMessageBox | None = None
+        self.undo_alert_id: int | None = None
+        self.undo_timer = QTimer(self)  # tests fire timeout themselves instead of waiting
+        self.undo_timer.setSingleShot(True)
+        self.undo_timer.setInterval(UNDO_MS)
+        self.undo_timer.timeout.connect(self._undo_expired)
 
         self.heading = QLabel("Replies on your cases")
         self.heading.setObjectName("homeAlertsHeading")
@@ -83,11 +110,33 @@ class HomePage(QWidget):
         self.open_button = QPushButton("&Open case")
         self.dismiss_button = QPushButton("&Dismiss")
         self.dismiss_button.setToolTip(DISMISS_NOTE)
+        self.reply_button = QPushButton("&Reply")
+        self.reply_button.setToolTip("Answer in the case's SMS log")
+        self.reply_button.setVisible(False)
         self.open_button.clicked.connect(self.open_selected)
         self.dismiss_button.clicked.connect(self.dismiss_selected)
+        self.reply_button.clicked.connect(self.reply_selected)
         self.error = ErrorLabel()
+        self.unread_label = QLabel()
+        self.unread_label.setObjectName("homeUnread")
+        self.unread_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.unread_label.setVisible(False)
+        self.undo_label = QLabel()
+        self.undo_label.setObjectName("undoLabel")
+        self.undo_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.undo_button = QPushButton("&Undo")
+        self.undo_button.clicked.connect(self.undo_dismiss)
+        self.undo_bar = QWidget()
+        self.undo_bar.setObjectName("undoBar")
+        undo_row = QHBoxLayout(self.undo_bar)
+        undo_row.setContentsMargins(0, 0, 0, 0)
+        undo_row.addWidget(self.undo_label)
+        undo_row.addWidget(self.undo_button)
+        undo_row.addStretch(1)
+        self.undo_bar.setVisible(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
+        buttons.addWidget(self.reply_button)
         buttons.addWidget(self.dismiss_button)
         note = QLabel(DISMISS_NOTE)
         note.setTextFormat(Qt.TextFormat.PlainText)
@@ -96,9 +145,11 @@ class HomePage(QWidget):
 
         alert_block = QVBoxLayout()
         alert_block.addWidget(self.heading)
+        alert_block.addWidget(self.unread_label)
         alert_block.addWidget(self.empty_label)
         alert_block.addWidget(self.table, 1)
         alert_block.addLayout(buttons)
+        alert_block.addWidget(self.undo_bar)
         alert_block.addWidget(self.error)
 
         self.upcoming_box = QGroupBox("My upcoming tasks and events")
@@ -136,16 +187,50 @@ class HomePage(QWidget):
             return
         self._generation += 1
         generation = self._generation
-        self.runner.run(self.alerts.visible_to, self.actor.user_id,
-                        on_success=lambda rows: self._loaded(generation, rows),
+        self.runner.run(self._load, self.actor.user_id,
+                        on_success=lambda snap: self._loaded(generation, snap),
                         on_failure=lambda exc: self._failed(generation, exc))
 
-    def _loaded(self, generation: int, rows: list[AlertRow]) -> None:
+    def _load(self, user_id: int) -> HomeSnapshot:
+        """Runs on the runner: alerts, and with conversations their read/needs-response state."""
+        rows = self.alerts.visible_to(user_id)
+        conv = self.conversations
+        if conv is None:
+            return HomeSnapshot(rows)
+        return HomeSnapshot(
+            rows, conv.read_ids(user_id, [r.inbound_id for r in rows if r.inbound_id]),
+            conv.needs_response(sorted({r.matter_id for r in rows})),
+            conv.unread_count(user_id))
+
+    def set_conversations(self, conversations: ConversationService) -> None:
+        """Show read and needs-response state (a State column) and offer Reply."""
+        self.conversations = conversations
+        self.table.setColumnCount(len(COLUMNS) + 1)
+        self.table.setHorizontalHeaderLabels([*COLUMNS, STATE_COLUMN])
+        self.reply_button.setVisible(True)
+        self.refresh()
+
+    def state_text(self, row: AlertRow) -> str:
+        """'New · Needs a response' for an alert, as the State column shows it."""
+        parts = []
+        if row.inbound_id is not None and row.inbound_id not in self.snapshot.read:
+            parts.append("New")
+        if row.matter_id in self.snapshot.needs_response:
+            parts.append("Needs a response")
+        return " · ".join(parts)
+
+    def _loaded(self, generation: int, snap: HomeSnapshot) -> None:
         if generation != self._generation:
             return
         self.error.show_error(None)
-        self._show_rows(rows)
-        self.refreshed.emit(len(rows))
+        self.snapshot = snap
+        self._show_rows(snap.rows)
+        if self.conversations is not None:
+            self.unread_label.setText(
+                f"{snap.unread} unread repl{'y' if snap.unread == 1 else 'ies'} on your cases"
+                if snap.unread else "No unread replies on your cases.")
+            self.unread_label.setVisible(True)
+        self.refreshed.emit(len(snap.rows))
 
     def _failed(self, generation: int, exc: BaseException) -> None:
         if generation == self._generation:
@@ -168,6 +253,17 @@ class HomePage(QWidget):
                     local = when.astimezone() if when.tzinfo else when
                     item.setToolTip(local.strftime("%Y-%m-%d %H:%M"))
                 self.table.setItem(r, c, item)
+            if self.conversations is not None:
+                state = self.state_text(row)
+                item = QTableWidgetItem(state)
+                item.setData(Qt.ItemDataRole.UserRole, row.id)
+                self.table.setItem(r, len(COLUMNS), item)
+                if "New" in state:  # unread rows in bold, as an inbox shows them
+                    for c in range(len(COLUMNS) + 1):
+                        cell = self.table.item(r, c)
+                        font = cell.font()
+                        font.setBold(True)
+                        cell.setFont(font)
             if selected is not None and row.id == selected.id:
                 self.table.selectRow(r)
         if rows and self.selected_alert() is None:
@@ -208,15 +304,71 @@ class HomePage(QWidget):
         if alert is not None:
             self.open_matter_requested.emit(alert.matter_id)
 
-    def dismiss_selected(self) -> None:
-        """Dismiss the selected alert for everybody (in the background), then reload."""
+    def reply_selected(self) -> None:
+        """Reply: open the alert's case at its SMS log with the reply box."""
+        alert = self.selected_alert()
+        if alert is not None:
+            self.reply_requested.emit(alert.matter_id, alert.inbound_id or 0)
+
+    def dismiss_selected(self) -> QMessageBox | None:
+        """Ask, then dismiss the selected alert for everybody; Undo is offered for a while."""
         alert = self.selected_alert()
         if alert is None:
-            return
+            return None
+        box = QMessageBox(QMessageBox.Icon.Question, "Dismiss alert", DISMISS_QUESTION,
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        dismiss = box.addButton("&Dismiss", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(button: object) -> None:
+            self.confirm_box = None
+            if button is dismiss:
+                self.dismiss(alert.id)
+
+        box.buttonClicked.connect(answered)
+        self.confirm_box = box
+        box.open()
+        return box
+
+    def dismiss(self, alert_id: int) -> None:
+        """Dismiss for everybody (in the background), reload, and offer Undo."""
         self.dismiss_button.setEnabled(False)
-        self.runner.run(self.alerts.dismiss, self.actor, alert.id,
-                        on_success=lambda _changed: self.refresh(),
-                        on_failure=self._dismiss_failed)
+
+        def done(changed: object) -> None:
+            if changed:
+                self.undo_alert_id = alert_id
+                self.undo_label.setText("Alert dismissed for everyone.")
+                self.undo_bar.setVisible(True)
+                self.undo_timer.start()
+            self.refresh()
+
+        self.runner.run(self.alerts.dismiss, self.actor, alert_id,
+                        on_success=done, on_failure=self._dismiss_failed)
+
+    def undo_dismiss(self) -> None:
+        """Undo the last dismissal (while the Undo bar shows)."""
+        alert_id = self.undo_alert_id
+        if alert_id is None:
+            return
+        self._hide_undo()
+
+        def done(changed: object) -> None:
+            self.refresh()
+            self.undo_finished.emit(bool(changed))
+
+        self.runner.run(self.alerts.undo_dismiss, self.actor, alert_id,
+                        on_success=done, on_failure=self._dismiss_failed)
+
+    def _undo_expired(self) -> None:
+        self._hide_undo()
+        self.undo_finished.emit(False)
+
+    def _hide_undo(self) -> None:
+        self.undo_timer.stop()
+        self.undo_alert_id = None
+        self.undo_bar.setVisible(False)
 
     def _dismiss_failed(self, exc: BaseException) -> None:
         self.error.show_error(str(exc))
@@ -226,3 +378,4 @@ class HomePage(QWidget):
         has = self.selected_alert() is not None
         self.open_button.setEnabled(has)
         self.dismiss_button.setEnabled(has)
+        self.reply_button.setEnabled(has)
