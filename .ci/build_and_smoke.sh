@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI (SPEC F17): build the Linux bundle with PyInstaller and run its --smoke headless.
+# CI (docs/product.md F17): build the Linux bundle with PyInstaller and run its --smoke headless.
 # Called by .ci/run after the tests. Skips (exit 0, with a message) only when PyInstaller
 # cannot be installed; any build or smoke failure fails CI.
 #

@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--json OUT] [--pg URL]`: SPEC §5's figures beside their targets."""
+"""`python -m bench [--quick] [--json OUT] [--pg URL]`: docs/product.md P's figures beside their targets."""
 
 from __future__ import annotations
 

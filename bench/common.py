@@ -16,7 +16,7 @@ OFFICE = "+12125550100"
 
 @dataclass(frozen=True)
 class Size:
-    """How big each measurement is; `full` is SPEC §5's size, `quick` a tenth of it."""
+    """How big each measurement is; `full` is docs/product.md P's size, `quick` a tenth of it."""
 
     name: str
     matters: int

@@ -1,4 +1,4 @@
-"""The command line (SPEC F16): a thin layer over the services.
+"""The command line (docs/product.md F16): a thin layer over the services.
 
 Exit status: 0 on success, 2 on a usage error, 1 on any other error with one line on stderr.
 """

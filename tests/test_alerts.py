@@ -1,4 +1,4 @@
-"""Who sees which alert on the Home page (SPEC F12), on both backends."""
+"""Who sees which alert on the Home page (docs/product.md F12), on both backends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The command line: the same services, exit codes as SPEC F16."""
+"""The command line: the same services, exit codes as docs/product.md F16."""
 
 from __future__ import annotations
 

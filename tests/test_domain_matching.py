@@ -1,4 +1,4 @@
-"""The inbound matching rules of SPEC F6, as pure decisions over facts about number N."""
+"""The inbound matching rules of docs/product.md F6, as pure decisions over facts about number N."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def texted(matter_id: int, message_id: int, ago: dt.timedelta) -> OutboundFact:
 DAY = dt.timedelta(days=1)
 SECOND = dt.timedelta(seconds=1)
 
-# SPEC F6 public example 1: A opened with mobile N, B a later intake with home N, C a prescreen
+# docs/product.md F6 public example 1: A opened with mobile N, B a later intake with home N, C a prescreen
 # that texted N yesterday.
 A = matter(1, intake=D(2024, 1, 5), opened=D(2024, 2, 1), m=True)
 B = matter(2, intake=D(2025, 3, 1), h=True)

@@ -1,4 +1,4 @@
-"""Opt-out / opt-in keyword recognition in inbound texts (SPEC F10)."""
+"""Opt-out / opt-in keyword recognition in inbound texts (docs/product.md F10)."""
 
 from __future__ import annotations
 

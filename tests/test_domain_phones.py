@@ -1,4 +1,4 @@
-"""Phone number parsing, display, masking and local time (SPEC §2, F2)."""
+"""Phone number parsing, display, masking and local time (docs/product.md, Words, F2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Filing replies end to end through the local Twilio-compatible server (SPEC F5, F7, F10)."""
+"""Filing replies end to end through the local Twilio-compatible server (docs/product.md F5, F7, F10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Link to case… and Unlink from the Received Log (SPEC F8), on both backends."""
+"""Link to case… and Unlink from the Received Log (docs/product.md F8), on both backends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""InboundMatcher over the database (SPEC F6): each mode, each fallback step, on both backends.
+"""InboundMatcher over the database (docs/product.md F6): each mode, each fallback step, on both backends.
 
 The helpers at the top (`add_matter`, `add_outbound`, …) are shared by the other inbound tests.
 """

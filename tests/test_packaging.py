@@ -1,4 +1,4 @@
-"""Packaging (SPEC F17): build.spec ships every resource, and the one resources helper finds
+"""Packaging (docs/product.md F17): build.spec ships every resource, and the one resources helper finds
 them both from source and from a bundle's layout (sys._MEIPASS)."""
 
 from __future__ import annotations

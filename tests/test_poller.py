@@ -1,4 +1,4 @@
-"""Several desktops polling one account, and how a poll reports trouble (SPEC F5)."""
+"""Several desktops polling one account, and how a poll reports trouble (docs/product.md F5)."""
 
 from __future__ import annotations
 

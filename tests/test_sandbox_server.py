@@ -26,9 +26,9 @@ from desktop_sms.providers.sandbox_server import (
 from desktop_sms.providers.twilio_provider import TwilioProvider
 from tests.helpers.sandbox_fixtures import CLIENT_NUMBER, OFFICE_NUMBER
 
-SPEC_PATH = Path("/work/shared/reference/twilio_api_v2010.json")
-if not SPEC_PATH.exists():  # the repository's copy, when the shared folder is not mounted
-    SPEC_PATH = Path(__file__).resolve().parents[2] / "shared/reference/twilio_api_v2010.json"
+# Twilio's own OpenAPI description of the 2010 REST API (github.com/twilio/twilio-oai), kept in
+# the repository so the local server is checked against it wherever the tests run.
+SPEC_PATH = Path(__file__).resolve().parent / "reference" / "twilio_api_v2010.json"
 SPEC_URI = "urn:twilio-api-v2010"
 RFC2822 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000$")
 MESSAGES = "/2010-04-01/Accounts/{ac}/Messages.json"

@@ -1,4 +1,4 @@
-"""`--smoke` (SPEC F17): the send/poll round trip against the in-process local server.
+"""`--smoke` (docs/product.md F17): the send/poll round trip against the in-process local server.
 
 tests/test_ui_main_window.py checks that the smoke run exits 0 with the case list filled; these
 check the round trip it adds, its failure path, and the command line a bundle runs.

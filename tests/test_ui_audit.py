@@ -1,4 +1,4 @@
-"""The audit log window (SPEC F14): administrators read who did what, filtered by text and action."""
+"""The audit log window (docs/product.md F14): administrators read who did what, filtered by text and action."""
 
 from __future__ import annotations
 

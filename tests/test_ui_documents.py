@@ -1,4 +1,4 @@
-"""A matter's Documents tab (SPEC F7): a reply's attachments appear in SMS Attachments, images
+"""A matter's Documents tab (docs/product.md F7): a reply's attachments appear in SMS Attachments, images
 preview, Save as… writes the bytes; an opaque attachment is a chip, never opened."""
 
 from __future__ import annotations

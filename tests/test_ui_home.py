@@ -1,4 +1,4 @@
-"""The Home page's alert block (SPEC F12): who sees which reply, Open, Dismiss for everybody."""
+"""The Home page's alert block (docs/product.md F12): who sees which reply, Open, Dismiss for everybody."""
 
 from __future__ import annotations
 

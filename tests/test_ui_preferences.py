@@ -1,4 +1,4 @@
-"""Preferences (SPEC F13): admins change and every change is audited; staff only read."""
+"""Preferences (docs/product.md F13): admins change and every change is audited; staff only read."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_changing_the_matching_mode_in_preferences_changes_how_the_next_reply_is
     services = build_services(sqlite_db, sandbox_clock, credentials=MemoryCredentialStore())
     admin = add_admin(services)
     services.settings.set(admin, "office_numbers", OFFICE)
-    # SPEC F6 example 1: A has N as mobile; C is a prescreen that texted N yesterday
+    # docs/product.md F6 example 1: A has N as mobile; C is a prescreen that texted N yesterday
     a = add_matter(sqlite_db, "24-000001", mobile=CLIENT, intake=date(2024, 1, 5),
                    opened=date(2024, 2, 1))
     c = add_matter(sqlite_db, "PS-000003", stage="prescreen")

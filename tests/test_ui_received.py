@@ -1,4 +1,4 @@
-"""SMS → Received (SPEC F8): a reply from an unknown number needs review, is linked by hand
+"""SMS → Received (docs/product.md F8): a reply from an unknown number needs review, is linked by hand
 through Link to case…, and unlinked again — end to end through the local Twilio server."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A case's SMS log (SPEC F9): a sent text and its reply as a conversation, with the reply's
+"""A case's SMS log (docs/product.md F9): a sent text and its reply as a conversation, with the reply's
 photo as a thumbnail; client text shown literally; the tab obeys the case_sms_log setting."""
 
 from __future__ import annotations

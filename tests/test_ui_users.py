@@ -1,4 +1,4 @@
-"""Preferences → Users: add, edit and reset a password through the dialogs (SPEC F14)."""
+"""Preferences → Users: add, edit and reset a password through the dialogs (docs/product.md F14)."""
 
 from __future__ import annotations
 

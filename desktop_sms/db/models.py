@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed models for everything the product stores (SPEC §2, F1–F14).
+"""SQLAlchemy 2 typed models for everything the product stores (docs/product.md, Words, F1–F14).
 
 Datetimes are stored as naive UTC and come back timezone-aware (UTCDateTime), so SQLite and
 PostgreSQL behave the same. Phone numbers are stored twice: as typed (for display) and in
@@ -403,7 +403,7 @@ class OptOut(Base):
 
 
 class Setting(Base):
-    """One office-wide setting (SPEC F13), stored as text and typed by the settings service."""
+    """One office-wide setting (docs/product.md F13), stored as text and typed by the settings service."""
 
     __tablename__ = "settings"
 

@@ -1,4 +1,4 @@
-"""The pure decision rules of inbound matching (SPEC F6): facts in, links out, no SQL.
+"""The pure decision rules of inbound matching (docs/product.md F6): facts in, links out, no SQL.
 
 For an inbound message from number N received at time T the caller gathers:
 
@@ -120,7 +120,7 @@ _PICKERS: dict[LinkRule, _Picker] = {
     LinkRule.MOST_RECENT_OUTBOUND: _outbound_step,
 }
 
-#: The order in which each single-matter mode tries its rules (the SPEC F6 table).
+#: The order in which each single-matter mode tries its rules (the docs/product.md F6 table).
 FALLBACK_CHAINS: dict[MatchingMode, tuple[LinkRule, ...]] = {
     MatchingMode.MOST_RECENT_INTAKE: (
         LinkRule.MOST_RECENT_INTAKE,

@@ -1,4 +1,4 @@
-"""Opt-out and opt-in keywords in inbound texts (SPEC F10), matched the way carriers do."""
+"""Opt-out and opt-in keywords in inbound texts (docs/product.md F10), matched the way carriers do."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Phone numbers: parse what people type, compare in E.164, show, mask and locate them.
 
-Numbers are parsed with ``phonenumbers`` in the office's default region (SPEC §2) and stored and
+Numbers are parsed with ``phonenumbers`` in the office's default region (docs/product.md, Words) and stored and
 compared in E.164 form ("+12125550123"). Pure Python: no Qt, no SQL.
 
 Which numbers are accepted: ``phonenumbers.is_valid_number`` decides. Two narrow families are
@@ -196,7 +196,7 @@ def _same_clock(zones: list[str]) -> bool:
 
 
 def is_quiet_hours(local_dt: dt.datetime | dt.time) -> bool:
-    """True outside 8:00-21:00 local time, when a text would be rude (SPEC F2 warning)."""
+    """True outside 8:00-21:00 local time, when a text would be rude (docs/product.md F2 warning)."""
     moment = local_dt.time() if isinstance(local_dt, dt.datetime) else local_dt
     moment = moment.replace(tzinfo=None)
     return not (QUIET_HOURS_END <= moment < QUIET_HOURS_START)

@@ -1,4 +1,4 @@
-"""Reminder times and reminder texts (SPEC F11). Pure Python: no Qt, no SQL.
+"""Reminder times and reminder texts (docs/product.md F11). Pure Python: no Qt, no SQL.
 
 Times are stored in UTC; people think in the office's local time. An offset of whole days
 ("1 day before") is counted on the local wall clock, so a reminder "1 day before 9:00" is at

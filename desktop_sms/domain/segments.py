@@ -1,4 +1,4 @@
-"""SMS segment counting as Twilio counts it (SPEC F2), and the message body limits.
+"""SMS segment counting as Twilio counts it (docs/product.md F2), and the message body limits.
 
 Rules:
 

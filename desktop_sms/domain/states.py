@@ -32,7 +32,7 @@ __all__ = [
 
 
 class OutboundState(StrEnum):
-    """Where an outbound message is in its life (SPEC F3)."""
+    """Where an outbound message is in its life (docs/product.md F3)."""
 
     SCHEDULED = "scheduled"  # waiting for its time
     QUEUED = "queued"  # due, waiting for a desktop to claim it
@@ -119,7 +119,7 @@ def may_advance(current: OutboundState, new: OutboundState) -> bool:
 
 
 class MatchingMode(StrEnum):
-    """How an inbound text is filed on cases (SPEC F6); stored as a setting."""
+    """How an inbound text is filed on cases (docs/product.md F6); stored as a setting."""
 
     ALL_RELATED = "all_related"
     MOST_RECENT_INTAKE = "most_recent_intake"
@@ -128,7 +128,7 @@ class MatchingMode(StrEnum):
 
     @property
     def label(self) -> str:
-        """The words shown in Preferences (exactly as SPEC F6)."""
+        """The words shown in Preferences (exactly as docs/product.md F6)."""
         return _MODE_LABELS[self]
 
     @property
@@ -183,7 +183,7 @@ class LinkRule(StrEnum):
 
     @property
     def label(self) -> str:
-        """The words shown next to a link (SPEC §2)."""
+        """The words shown next to a link (docs/product.md, Words)."""
         return _LINK_RULE_LABELS[self]
 
 
@@ -225,7 +225,7 @@ class Role(StrEnum):
 
 
 class Consent(StrEnum):
-    """The matter's SMS consent answer (SPEC F2/F10)."""
+    """The matter's SMS consent answer (docs/product.md F2/F10)."""
 
     YES = "yes"
     NO = "no"

@@ -1,4 +1,4 @@
-"""The provider interface: everything the product sends or receives goes through it (SPEC F4)."""
+"""The provider interface: everything the product sends or receives goes through it (docs/product.md F4)."""
 
 from __future__ import annotations
 

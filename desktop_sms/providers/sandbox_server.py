@@ -1,4 +1,4 @@
-"""A Twilio-compatible local HTTP server: the Sandbox provider and the test double (SPEC F4).
+"""A Twilio-compatible local HTTP server: the Sandbox provider and the test double (docs/product.md F4).
 
 It speaks Twilio's wire format for the 2010-04-01 Messages API (form-encoded requests, JSON
 answers with RFC 2822 dates, Twilio's paging envelope and error bodies) so that the official

@@ -1,4 +1,4 @@
-"""SmsProvider on the official `twilio` client, optionally pointed at another base URL (SPEC F4)."""
+"""SmsProvider on the official `twilio` client, optionally pointed at another base URL (docs/product.md F4)."""
 
 from __future__ import annotations
 

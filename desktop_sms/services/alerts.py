@@ -1,4 +1,4 @@
-"""Alerts on the Home page (SPEC F12): replies filed on matters where the user holds a current
+"""Alerts on the Home page (docs/product.md F12): replies filed on matters where the user holds a current
 assignment (primary only, or any, per `alert_scope`); one dismissal hides it for everybody."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tasks, calendar events and their SMS reminders (SPEC F11).
+"""Tasks, calendar events and their SMS reminders (docs/product.md F11).
 
 A reminder is an offset before the item's time or a fixed time; each (reminder, attendee) has
 one delivery row. When it falls due, a desktop claims the row with one conditional UPDATE

@@ -1,4 +1,4 @@
-"""The dispatcher: sends due texts exactly once with any number of desktops (SPEC F3).
+"""The dispatcher: sends due texts exactly once with any number of desktops (docs/product.md F3).
 
 The database is the source of truth. A due message is claimed with one conditional UPDATE
 (`state='queued' → 'sending'` with this desktop's id and a lease); only the desktop whose
@@ -329,7 +329,7 @@ class Dispatcher:
                        OutboundMessage.state == "sending")
                 .order_by(OutboundMessage.send_at, OutboundMessage.id)).all()
             # A number may have replied STOP after its text was written (scheduled on Monday
-            # for Friday): refused here, before the provider is called (SPEC F10).
+            # for Friday): refused here, before the provider is called (docs/product.md F10).
             stopped = set(s.scalars(select(OptOut.phone_e164).where(
                 OptOut.phone_e164.in_({r[1] for r in rows}), OptOut.opted_out.is_(True))))
             if stopped:

@@ -1,4 +1,4 @@
-"""Case import (SPEC F16) from the files offices really export; bad rows reported by line.
+"""Case import (docs/product.md F16) from the files offices really export; bad rows reported by line.
 
 What is read (docs/importing.md):
 

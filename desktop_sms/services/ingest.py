@@ -1,4 +1,4 @@
-"""Filing inbound messages (SPEC F5, F7, F10, F12): store, match, link, notes, documents, alerts.
+"""Filing inbound messages (docs/product.md F5, F7, F10, F12): store, match, link, notes, documents, alerts.
 
 Each message is filed in one transaction. The insert is guarded by the unique provider id
 (`INSERT … ON CONFLICT DO NOTHING`), so when several desktops poll one account the loser

@@ -1,4 +1,4 @@
-"""Manual filing from the Received Log (SPEC F8): Link to case… and Unlink, both audited."""
+"""Manual filing from the Received Log (docs/product.md F8): Link to case… and Unlink, both audited."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Inbound matching over the database (SPEC F6): one prebuilt indexed statement per message.
+"""Inbound matching over the database (docs/product.md F6): one prebuilt indexed statement per message.
 
 The rules are `domain.matching`'s; here each mode is ONE SQL statement built once at import
 (a `text()` with typed bind parameters, so SQLAlchemy compiles it once per dialect and every
-call is a cache hit) — the per-message budget is SPEC §5's p99 ≤ 2 ms, within 3× of a
+call is a cache hit) — the per-message budget is docs/product.md P's p99 ≤ 2 ms, within 3× of a
 hand-written query, and Core statement building, cache-key generation and a second round
 trip were most of it.
 
@@ -157,7 +157,7 @@ class InboundMatcher:
 
     One prebuilt statement per message (see the module docstring); the decision is the same
     as `domain.matching.decide_links` over the facts (tests/test_matcher.py checks every row
-    of SPEC F6's table on both backends).
+    of docs/product.md F6's table on both backends).
     """
 
     def __init__(self, db: Database | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Sending and scheduling texts, the queue and cancelling (SPEC F2, F3, F10 outbound side).
+"""Sending and scheduling texts, the queue and cancelling (docs/product.md F2, F3, F10 outbound side).
 
 Every check the compose dialog makes is made here too, so the command line and any other
 caller get the same refusals. Cancelling and "send now" are single conditional updates, so a

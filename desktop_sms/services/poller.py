@@ -1,4 +1,4 @@
-"""One poll of the provider (SPEC F5): new inbound messages filed, outbound statuses refreshed.
+"""One poll of the provider (docs/product.md F5): new inbound messages filed, outbound statuses refreshed.
 
 Qt-free: the UI's background worker calls `Poller.poll_once()` every poll interval and backs
 off when the report has errors. The cursor of an office number only moves past a message once

@@ -1,4 +1,4 @@
-"""Read models for SMS → Received (SPEC F8), a case's SMS log (F9) and a note's attachments (F7)."""
+"""Read models for SMS → Received (docs/product.md F8), a case's SMS log (F9) and a note's attachments (F7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Office-wide settings (SPEC F13): typed, validated, audited, admins only."""
+"""Office-wide settings (docs/product.md F13): typed, validated, audited, admins only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Users, roles and sign-in (SPEC F14): Argon2 hashes, permission checks here, not in the UI."""
+"""Users, roles and sign-in (docs/product.md F14): Argon2 hashes, permission checks here, not in the UI."""
 
 from __future__ import annotations
 

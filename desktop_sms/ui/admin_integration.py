@@ -1,4 +1,4 @@
-"""Plugs Preferences, the audit log and the Home page into the main window (SPEC F12–F14).
+"""Plugs Preferences, the audit log and the Home page into the main window (docs/product.md F12–F14).
 
 `install_admin(window)` is called once after the main window is built. It replaces the
 Preferences placeholder, adds Edit → Audit log… for administrators, puts the Home page with

@@ -1,4 +1,4 @@
-"""Wires the inbound side into the main window (SPEC F7–F9) without editing the window.
+"""Wires the inbound side into the main window (docs/product.md F7–F9) without editing the window.
 
 `install_inbound(window)` adds SMS → Received (with the needs-review count on its tab), gives
 every matter window its Notes (with thumbnails), Documents and SMS log tabs, and refreshes

@@ -1,4 +1,4 @@
-"""Database faults (issue 9, SPEC §4): SQLite locked by another process, and the disk full while
+"""Database faults (issue 9, docs/product.md, Bad input): SQLite locked by another process, and the disk full while
 writing. Each gets a clear answer and leaves nothing half-written. (A database from a newer
 schema is refused: tested in tests/test_db.py.)
 """

@@ -1,4 +1,4 @@
-"""Actions → Send SMS…: write a text to a matter's client, now or later (SPEC F2, F10).
+"""Actions → Send SMS…: write a text to a matter's client, now or later (docs/product.md F2, F10).
 
 The dialog makes the same checks the send service makes (number, length, consent, opt-out,
 time) so the user learns why before pressing Send; the service checks again, and a refusal it

@@ -1,4 +1,4 @@
-"""Link to case… (SPEC F8): file a received message on one or more cases by hand.
+"""Link to case… (docs/product.md F8): file a received message on one or more cases by hand.
 
 Search matters by number, name or phone (MatterService.search on the runner), tick one or
 more, OK → LinkingService.link. Opened non-blocking (`open()`); `linked` tells the caller.

@@ -1,4 +1,4 @@
-"""Preferences (SPEC F13): the office manager's settings, this desktop's database, and users.
+"""Preferences (docs/product.md F13): the office manager's settings, this desktop's database, and users.
 
 Administrators change; everyone else reads (inputs disabled, and the services refuse anyway).
 Save stores each changed setting through SettingsService.set, which checks, validates and

@@ -1,4 +1,4 @@
-"""Add or edit a user, and reset a password (Preferences → Users; SPEC F14)."""
+"""Add or edit a user, and reset a password (Preferences → Users; docs/product.md F14)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Qt item model of the SMS Received Log (SPEC F8): one row per inbound message, newest first.
+"""Qt item model of the SMS Received Log (docs/product.md F8): one row per inbound message, newest first.
 
 Every cell is plain display text; the default delegate never interprets it as HTML, and no
 client text goes into tooltips (Qt would guess tooltips to be rich text).

@@ -1,4 +1,4 @@
-"""A matter's Notes tab (SPEC F7): notes newest first, a reply's photos as thumbnails.
+"""A matter's Notes tab (docs/product.md F7): notes newest first, a reply's photos as thumbnails.
 
 Note text is client text: it goes into plain-text labels only. Attachments that are not
 checked images are shown as a file chip (name and size) and never opened automatically.

@@ -1,4 +1,4 @@
-"""A matter's Documents tab (SPEC F7): documents by folder, image preview, Save as….
+"""A matter's Documents tab (docs/product.md F7): documents by folder, image preview, Save as….
 
 Also the small pieces the notes and the SMS log share: image thumbnails built from stored
 bytes, and a "file chip" for attachments that are never opened automatically.

@@ -1,4 +1,4 @@
-"""A matter's SMS log tab (SPEC F9): texts sent from the case and replies filed on it, as a
+"""A matter's SMS log tab (docs/product.md F9): texts sent from the case and replies filed on it, as a
 conversation, oldest at the top.
 
 Bubbles are plain-text labels: a client's text is shown exactly as sent, never as rich text.

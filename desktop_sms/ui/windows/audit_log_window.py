@@ -1,4 +1,4 @@
-"""The audit log for administrators (SPEC F14): who did what, when, filterable by text and action."""
+"""The audit log for administrators (docs/product.md F14): who did what, when, filterable by text and action."""
 
 from __future__ import annotations
 

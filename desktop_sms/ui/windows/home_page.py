@@ -1,4 +1,4 @@
-"""The Home page (SPEC F12): replies on my cases (the alert block), then my upcoming work."""
+"""The Home page (docs/product.md F12): replies on my cases (the alert block), then my upcoming work."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SMS → Queue: texts waiting to go out (or that could not), with Cancel and Send now (SPEC F3).
+"""SMS → Queue: texts waiting to go out (or that could not), with Cancel and Send now (docs/product.md F3).
 
 Reads run on the background runner; the page refreshes when outbound messages change and
 every few seconds while it is shown. Cancelling asks first, then reports for each text whether

@@ -1,4 +1,4 @@
-"""SMS → Received (SPEC F8): every received message newest first, with the cases it is filed
+"""SMS → Received (docs/product.md F8): every received message newest first, with the cases it is filed
 on and the rule; *needs review* for unmatched ones; Link to case… and Unlink.
 """
 

@@ -1,1 +1,1 @@
-"""The pages of the Preferences dialog (SPEC F13): one module per kind of page."""
+"""The pages of the Preferences dialog (docs/product.md F13): one module per kind of page."""

@@ -39,7 +39,7 @@ def _is_true(raw: str) -> bool:
 
 
 class MatchingPage(SettingsPage):
-    """Inbound message matching: the four modes of SPEC F6 with their descriptions."""
+    """Inbound message matching: the four modes of docs/product.md F6 with their descriptions."""
 
     title = "Inbound message matching"
 
