@@ -1,0 +1,92 @@
+"""Attacks on the inbound side from outside (issue 12): replies with fields nobody here wrote,
+from the real sandbox server through the real TwilioProvider, on SQLite and PostgreSQL.
+
+Promises checked (docs/set_aside.md): every well-formed reply around a hostile one is filed at
+the first poll; a reply that can't be filed is set aside with a reason and listed in the
+Received Log within MAX_FILING_ATTEMPTS polls; the cursor passes it; Try again files it when it
+can be filed; nothing behaves differently on PostgreSQL than on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from desktop_sms.db.models import InboundMessage
+from desktop_sms.providers.sandbox_server import SandboxServer
+from desktop_sms.providers.twilio_provider import TwilioProvider
+from desktop_sms.services.container import Services
+from desktop_sms.services.ingest import MAX_FILING_ATTEMPTS
+from desktop_sms.services.poller import Poller
+from tests.helpers.clock import FakeClock
+from tests.reliability.workers import CLIENT, OFFICE, setup_office
+
+pytestmark = pytest.mark.reliability
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def office(db_url: str, clock: FakeClock) -> Iterator[Services]:
+    services = setup_office(db_url, clock)
+    yield services
+    services.close()
+
+
+def _rekey(server: SandboxServer, sid: str, new_sid: str) -> None:
+    """Give an injected message another id (a provider answering with ids of any shape)."""
+    with server.state.lock:
+        msg = server.state.messages.pop(sid)
+        msg.sid = new_sid
+        server.state.messages[new_sid] = msg
+
+
+def _bodies(office: Services) -> list[str]:
+    with office.db.session() as s:
+        return sorted(s.scalars(select(InboundMessage.body)))
+
+
+def _poll_until_settled(poller: Poller, clock: FakeClock) -> None:
+    for _ in range(MAX_FILING_ATTEMPTS + 1):
+        clock.advance(minutes=1)
+        poller.poll_once()
+
+
+@pytest.mark.parametrize("shape", ["long_sender", "long_sid", "long_sender_and_sid"])
+def test_oversized_fields_never_hold_the_cursor_and_are_filed_or_listed(
+        office: Services, clock: FakeClock, shape: str) -> None:
+    """Fields longer than their columns (PostgreSQL enforces widths, SQLite doesn't)."""
+    admin = office.users.get("boss").actor()
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        start = clock() - timedelta(minutes=30)
+        server.inject_inbound(CLIENT, OFFICE, "good before", date_sent=start)
+        sender = "+1" + "2" * 60 if "sender" in shape else CLIENT
+        odd = server.inject_inbound(sender, OFFICE, "odd one", date_sent=start + timedelta(minutes=1))
+        if "sid" in shape:
+            _rekey(server, odd, "SM" + "a" * 70)
+        server.inject_inbound(CLIENT, OFFICE, "good after", date_sent=start + timedelta(minutes=2))
+        first = poller.poll_once()
+        assert {"good before", "good after"} <= set(_bodies(office)), first.errors
+        _poll_until_settled(poller, clock)
+        # The odd reply is either filed or set aside and listed with its text; never invisible.
+        filed = "odd one" in _bodies(office)
+        listed = [r for r in office.inbound.received.set_aside_rows() if r.text == "odd one"]
+        assert filed or listed
+        # The cursor has passed it, and a later reply is filed at the next poll without error.
+        assert poller.cursor(OFFICE) is not None
+        assert poller.cursor(OFFICE) >= start + timedelta(minutes=2)
+        clock.advance(minutes=1)
+        server.inject_inbound(CLIENT, OFFICE, "good later", date_sent=clock())
+        later = poller.poll_once()
+        assert later.errors == [] and len(later.new_inbound_ids) == 1
+        if listed:
+            result = office.inbound.ingest.try_again(admin, listed[0].id, lambda: provider)
+            assert result.created and "odd one" in _bodies(office)
