@@ -9,6 +9,7 @@ Logs never hold message bodies, and phone numbers in them are masked.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -136,6 +137,24 @@ def storable_text(text: str) -> str:
 
 
 _storable = storable_text
+
+SID_COLUMN_WIDTH = 40  # inbound_messages / inbound_filing_failures / inbound_media id columns
+
+
+def storage_key(sid: str) -> str:
+    """The provider id `sid` as it is stored and looked up (messages, media, failures).
+
+    Twilio's ids are 34 ASCII characters and are kept as they are. An id that doesn't fit the
+    40-character column, or that isn't storable text (NUL, lone surrogates), would make every
+    write of the reply fail on PostgreSQL — even the record that sets it aside — and hold the
+    poller's cursor for ever. Such an id is stored as ``~`` and the first 39 hex digits of the
+    SHA-256 of its UTF-8 (surrogatepass) bytes: stable, so a repeat is still found as a
+    duplicate, and 40 characters long, so `storage_key` of a key is the key itself. Pure.
+    """
+    if len(sid) <= SID_COLUMN_WIDTH and storable_text(sid) == sid:
+        return sid
+    digest = hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+    return "~" + digest[:SID_COLUMN_WIDTH - 1]
 
 
 def cap_body(text: str, limit: int = MAX_INBOUND_BODY_BYTES) -> tuple[str, bool]:
@@ -454,7 +473,7 @@ def _insert_media(conn: Connection, inbound_id: int,
     """Store a new message's fetched media rows (one statement); their ids in order."""
     if not fetched:
         return []
-    rows = [{"inbound_id": inbound_id, "provider_media_sid": f.sid,
+    rows = [{"inbound_id": inbound_id, "provider_media_sid": storage_key(f.sid),
              "content_type": f.content_type, "data": f.data,
              "size": None if f.data is None else len(f.data),
              "fetch_attempts": MAX_MEDIA_ATTEMPTS if f.gave_up else 1,
@@ -554,7 +573,7 @@ class InboundIngest:
         """Whether a message with this provider id is already stored."""
         with self.db.session() as s:
             return s.scalar(select(InboundMessage.id).where(
-                InboundMessage.provider_sid == provider_sid)) is not None
+                InboundMessage.provider_sid == storage_key(provider_sid))) is not None
 
     @contextmanager
     def polling(self) -> Iterator[IngestSettings]:
@@ -615,7 +634,7 @@ class InboundIngest:
             conn = s.connection()
             stmts = _statements(conn.dialect)
             inbound_id = conn.execute(stmts.insert_inbound, {
-                "provider_sid": message.sid, "from_raw": _storable(message.from_ or "")[:40],
+                "provider_sid": storage_key(message.sid), "from_raw": _storable(message.from_ or "")[:40],
                 "from_e164": from_e164, "to_number": _storable(message.to)[:40],
                 "body": body, "body_truncated": truncated,
                 "received_at": received_at, "stored_at": now,
@@ -647,15 +666,16 @@ class InboundIngest:
         """{provider id: set aside} for those of `sids` whose filing failed before (one query
         per 500 ids)."""
         found: dict[str, bool] = {}
-        sids = list(sids)
-        if not sids:
+        by_key = {storage_key(sid): sid for sid in sids}
+        keys = list(by_key)
+        if not keys:
             return found
         with self.db.session() as s:
-            for i in range(0, len(sids), 500):
-                for sid, when in s.execute(select(
+            for i in range(0, len(keys), 500):
+                for key, when in s.execute(select(
                         InboundFilingFailure.provider_sid, InboundFilingFailure.set_aside_at)
-                        .where(InboundFilingFailure.provider_sid.in_(sids[i:i + 500]))):
-                    found[str(sid)] = when is not None
+                        .where(InboundFilingFailure.provider_sid.in_(keys[i:i + 500]))):
+                    found[by_key[str(key)]] = when is not None
         return found
 
     def record_failure(self, message: ProviderMessage, exc: BaseException) -> bool:
@@ -666,6 +686,7 @@ class InboundIngest:
         the database can't be written at all (the caller then leaves the cursor before it).
         """
         now = self.clock()
+        key = storage_key(message.sid)
         reason = storable_text(failure_reason(exc))
         body, _cut = cap_body(storable_text(message.body or ""))
         fields: dict[str, Any] = {
@@ -678,9 +699,9 @@ class InboundIngest:
             try:
                 with self.db.transaction() as s:
                     row = s.scalar(select(InboundFilingFailure).where(
-                        InboundFilingFailure.provider_sid == message.sid).with_for_update())
+                        InboundFilingFailure.provider_sid == key).with_for_update())
                     if row is None:
-                        row = InboundFilingFailure(provider_sid=message.sid, attempts=0,
+                        row = InboundFilingFailure(provider_sid=key, attempts=0,
                                                    first_failed_at=now)
                         s.add(row)
                     for key, value in keep.items():
@@ -706,7 +727,7 @@ class InboundIngest:
         """Forget the failed attempts of a message that is now filed."""
         with self.db.transaction() as s:
             s.execute(delete(InboundFilingFailure).where(
-                InboundFilingFailure.provider_sid == provider_sid))
+                InboundFilingFailure.provider_sid == storage_key(provider_sid)))
 
     def try_again(self, actor: Actor, failure_id: int,
                   provider_factory: Callable[[], SmsProvider] | None = None) -> IngestResult:
@@ -753,7 +774,7 @@ class InboundIngest:
             raise ServiceError(f"It still could not be filed: {reason}") from exc
         with self.db.transaction() as s:
             s.execute(delete(InboundFilingFailure).where(
-                InboundFilingFailure.provider_sid == message.sid))
+                InboundFilingFailure.provider_sid == storage_key(message.sid)))
             audit.record(s, actor, "inbound.try_again", self.clock(), target_type="inbound",
                          target_id=result.inbound_id, detail=message.sid)
         log.info("set-aside inbound %s filed by user %s", message.sid, actor.user_id)
@@ -799,7 +820,7 @@ class InboundIngest:
             assert inbound is not None
             for f in new_items:
                 insert_ignore(s, InboundMedia, {
-                    "inbound_id": inbound_id, "provider_media_sid": f.sid,
+                    "inbound_id": inbound_id, "provider_media_sid": storage_key(f.sid),
                     "content_type": f.content_type, "data": f.data,
                     "size": None if f.data is None else len(f.data),
                     "fetch_attempts": MAX_MEDIA_ATTEMPTS if f.gave_up else 1,
@@ -807,12 +828,14 @@ class InboundIngest:
             for f in retried:
                 if f.data is not None:
                     s.execute(update(InboundMedia).where(
-                        InboundMedia.provider_media_sid == f.sid, InboundMedia.data.is_(None))
+                        InboundMedia.provider_media_sid == storage_key(f.sid),
+                        InboundMedia.data.is_(None))
                         .values(data=f.data, size=len(f.data), fetch_error=None,
                                 fetch_attempts=InboundMedia.fetch_attempts + 1))
                 else:
                     s.execute(update(InboundMedia).where(
-                        InboundMedia.provider_media_sid == f.sid, InboundMedia.data.is_(None))
+                        InboundMedia.provider_media_sid == storage_key(f.sid),
+                        InboundMedia.data.is_(None))
                         .values(rejected=f.rejected, fetch_error=f.error,
                                 fetch_attempts=MAX_MEDIA_ATTEMPTS if f.gave_up
                                 else InboundMedia.fetch_attempts + 1))

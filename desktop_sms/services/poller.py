@@ -29,7 +29,7 @@ from desktop_sms.providers.base import (
 )
 from desktop_sms.services.alerts import AlertService
 from desktop_sms.services.common import Clock, utcnow
-from desktop_sms.services.ingest import InboundIngest, counts_against_message
+from desktop_sms.services.ingest import InboundIngest, counts_against_message, storage_key
 from desktop_sms.services.linking import LinkingService
 from desktop_sms.services.matcher import InboundMatcher
 from desktop_sms.services.matters import MatterService
@@ -229,11 +229,13 @@ class Poller:
 
     def _stored_sids(self, sids: Sequence[str]) -> set[str]:
         found: set[str] = set()
+        by_key = {storage_key(sid): sid for sid in sids}  # ids as stored (ingest.storage_key)
+        keys = list(by_key)
         with self.db.session() as s:
-            for i in range(0, len(sids), _SID_CHUNK):
-                chunk = list(sids[i:i + _SID_CHUNK])
-                found.update(s.scalars(select(InboundMessage.provider_sid).where(
-                    InboundMessage.provider_sid.in_(chunk))))
+            for i in range(0, len(keys), _SID_CHUNK):
+                chunk = keys[i:i + _SID_CHUNK]
+                found.update(by_key[str(k)] for k in s.scalars(select(
+                    InboundMessage.provider_sid).where(InboundMessage.provider_sid.in_(chunk))))
         return found
 
     def _advance_cursor(self, number: str, to: datetime, now: datetime) -> None:
