@@ -90,3 +90,56 @@ def test_oversized_fields_never_hold_the_cursor_and_are_filed_or_listed(
         if listed:
             result = office.inbound.ingest.try_again(admin, listed[0].id, lambda: provider)
             assert result.created and "odd one" in _bodies(office)
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+@pytest.mark.parametrize("odd_sids", [
+    ["SM\x00" + "b" * 31],                        # NUL: PostgreSQL text can't hold it
+    ["SM\ud800" + "c" * 31],                      # a lone surrogate (JSON allows "\ud800")
+    ["SM" + "d" * 40 + "1", "SM" + "d" * 40 + "2"],  # long, and equal in their first 40
+    ["SM" + "e" * 5000],                          # huge
+])
+def test_provider_ids_of_any_shape_are_filed_once_each(
+        office: Services, clock: FakeClock, odd_sids: list[str]) -> None:
+    """Each reply is filed once at the first poll, however its id looks, and a repeat of it
+    (the same id listed again) is not filed twice."""
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        start = clock() - timedelta(minutes=30)
+        for n, odd_sid in enumerate(odd_sids):
+            sid = server.inject_inbound(CLIENT, OFFICE, f"odd {n}",
+                                        date_sent=start + timedelta(minutes=n))
+            _rekey(server, sid, odd_sid)
+        server.inject_inbound(CLIENT, OFFICE, "good after", date_sent=start + timedelta(minutes=9))
+        first = poller.poll_once()
+        assert first.errors == []
+        assert _bodies(office) == sorted(["good after", *(f"odd {n}" for n in range(len(odd_sids)))])
+        clock.advance(minutes=1)
+        again = poller.poll_once()
+        assert again.errors == [] and again.new_inbound_ids == []
+        assert len(_bodies(office)) == len(odd_sids) + 1
+
+
+def test_media_with_an_overlong_id_is_stored_with_its_reply(
+        office: Services, clock: FakeClock) -> None:
+    """An attachment whose id doesn't fit its column doesn't make its reply unfileable (the
+    sandbox only serves 32-hex ids, so the attachment itself is recorded as unknown there)."""
+    from desktop_sms.db.models import InboundMedia
+
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        sid = server.inject_inbound(CLIENT, OFFICE, "see photo", date_sent=clock() - timedelta(minutes=20),
+                                    media=[("image/png", PNG)])
+        with server.state.lock:
+            server.state.messages[sid].media[0].sid = "ME" + "f" * 60
+        report = poller.poll_once()
+        assert report.errors == [] and len(report.new_inbound_ids) == 1
+        with office.db.session() as s:
+            media = list(s.scalars(select(InboundMedia)))
+            assert len(media) == 1 and media[0].provider_media_sid.startswith("~")
+            assert "does not know" in (media[0].fetch_error or "")
