@@ -143,3 +143,47 @@ def test_media_with_an_overlong_id_is_stored_with_its_reply(
             media = list(s.scalars(select(InboundMedia)))
             assert len(media) == 1 and media[0].provider_media_sid.startswith("~")
             assert "does not know" in (media[0].fetch_error or "")
+
+
+def test_messages_json_lists_set_aside_and_truncated_replies(
+        office: Services, clock: FakeClock, db_url: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`messages --json` (the command-line view of the Received Log) says which replies could
+    not be filed, with the reason, and which were cut at 64 KB; Try again turns the set-aside
+    entry into a received one."""
+    import json
+
+    from desktop_sms.cli import main
+    from desktop_sms.services.ingest import MAX_INBOUND_BODY_BYTES
+    from tests.test_set_aside import allow_poison, refuse_poison
+
+    def listed() -> list[dict[str, object]]:
+        capsys.readouterr()
+        assert main(["--db", db_url, "messages", "--direction", "inbound", "--json"]) == 0
+        rows: list[dict[str, object]] = json.loads(capsys.readouterr().out)
+        return rows
+
+    admin = office.users.get("boss").actor()
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        start = clock() - timedelta(minutes=30)
+        server.inject_inbound(CLIENT, OFFICE, "poison pill", date_sent=start)
+        server.inject_inbound(CLIENT, OFFICE, "é" * 40_000, date_sent=start + timedelta(minutes=1))
+        refuse_poison(office.db)
+        _poll_until_settled(poller, clock)
+        rows = listed()
+        by_status = {str(r["status"]): r for r in rows}
+        assert set(by_status) == {"received", "set_aside"}
+        aside = by_status["set_aside"]
+        assert aside["body"] == "poison pill" and "poison refused" in str(aside["reason"])
+        assert aside["cases"] == [] and aside["filing_attempts"] == MAX_FILING_ATTEMPTS
+        long = by_status["received"]
+        assert long["body_truncated"] is True
+        assert len(str(long["body"]).encode()) <= MAX_INBOUND_BODY_BYTES
+        allow_poison(office.db)
+        failure_id = office.inbound.received.set_aside_rows()[0].id
+        office.inbound.ingest.try_again(admin, failure_id, lambda: provider)
+        after = listed()
+        assert sorted(str(r["status"]) for r in after) == ["received", "received"]
+        assert [r["body_truncated"] for r in after if r["body"] == "poison pill"] == [False]
