@@ -187,3 +187,35 @@ def test_messages_json_lists_set_aside_and_truncated_replies(
         after = listed()
         assert sorted(str(r["status"]) for r in after) == ["received", "received"]
         assert [r["body_truncated"] for r in after if r["body"] == "poison pill"] == [False]
+
+
+def _answer_with(server: SandboxServer, sid: str, **fields: object) -> None:
+    """Make the server describe message `sid` with these JSON fields (a provider answering
+    with values nobody here wrote)."""
+    plain = server.message_json
+
+    def render(msg: object) -> dict[str, object]:
+        out = plain(msg)  # type: ignore[arg-type]
+        return {**out, **fields} if out.get("sid") == sid else out
+
+    server.message_json = render  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("num_media", ["99999999999", "2147483648", "-5"])
+def test_absurd_media_counts_neither_block_nor_lose_the_reply(
+        office: Services, clock: FakeClock, num_media: str) -> None:
+    """A media count outside any column's range: the reply is filed with its text (or, if it
+    can't be, set aside with its text so Try again never files an empty shell)."""
+    admin = office.users.get("boss").actor()
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        start = clock() - timedelta(minutes=30)
+        odd = server.inject_inbound(CLIENT, OFFICE, "odd count", date_sent=start)
+        _answer_with(server, odd, num_media=num_media)
+        server.inject_inbound(CLIENT, OFFICE, "good after", date_sent=start + timedelta(minutes=1))
+        poller.poll_once()
+        _poll_until_settled(poller, clock)
+        for row in office.inbound.received.set_aside_rows():
+            office.inbound.ingest.try_again(admin, row.id, lambda: provider)
+        assert _bodies(office) == ["good after", "odd count"]
