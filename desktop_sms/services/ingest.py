@@ -141,6 +141,19 @@ _storable = storable_text
 SID_COLUMN_WIDTH = 40  # inbound_messages / inbound_filing_failures / inbound_media id columns
 
 
+_INT_COLUMN_MAX = 2_147_483_647  # the largest value of an Integer column on PostgreSQL
+
+
+def media_count(value: int | None) -> int:
+    """A provider's media count fitted to the `num_media` columns: 0 to 2,147,483,647.
+
+    Twilio sends at most 10 (https://www.twilio.com/docs/messaging/guides/accepted-mime-types);
+    a count out of an Integer column's range would make the reply unstorable on PostgreSQL.
+    Pure.
+    """
+    return max(0, min(int(value or 0), _INT_COLUMN_MAX))
+
+
 def storage_key(sid: str) -> str:
     """The provider id `sid` as it is stored and looked up (messages, media, failures).
 
@@ -638,7 +651,8 @@ class InboundIngest:
                 "from_e164": from_e164, "to_number": _storable(message.to)[:40],
                 "body": body, "body_truncated": truncated,
                 "received_at": received_at, "stored_at": now,
-                "num_media": max(message.num_media, len(fetched)), "media_pending": pending,
+                "num_media": media_count(max(message.num_media, len(fetched))),
+                "media_pending": pending,
                 "needs_review": not decisions, "matching_mode": str(mode),
             }).scalar()
             if inbound_id is None:
@@ -686,22 +700,22 @@ class InboundIngest:
         the database can't be written at all (the caller then leaves the cursor before it).
         """
         now = self.clock()
-        key = storage_key(message.sid)
+        sid_key = storage_key(message.sid)
         reason = storable_text(failure_reason(exc))
         body, _cut = cap_body(storable_text(message.body or ""))
         fields: dict[str, Any] = {
             "from_raw": storable_text(message.from_ or "")[:40],
             "to_number": storable_text(message.to or "")[:40], "body": body,
             "received_at": message.date_sent or message.date_created,
-            "num_media": max(0, int(message.num_media or 0))}
+            "num_media": media_count(message.num_media)}
         for keep in (fields, {"from_raw": "", "to_number": "", "body": "", "received_at": None,
                               "num_media": 0}):
             try:
                 with self.db.transaction() as s:
                     row = s.scalar(select(InboundFilingFailure).where(
-                        InboundFilingFailure.provider_sid == key).with_for_update())
+                        InboundFilingFailure.provider_sid == sid_key).with_for_update())
                     if row is None:
-                        row = InboundFilingFailure(provider_sid=key, attempts=0,
+                        row = InboundFilingFailure(provider_sid=sid_key, attempts=0,
                                                    first_failed_at=now)
                         s.add(row)
                     for key, value in keep.items():
@@ -753,6 +767,12 @@ class InboundIngest:
                 sid=row.provider_sid, direction="inbound", from_=row.from_raw, to=row.to_number,
                 body=row.body, status="received", date_sent=row.received_at,
                 num_media=row.num_media)
+            # The poller only files replies to an office number, so an empty `to_number` means
+            # record_failure could keep only the id: the text must come from the provider,
+            # never be filed as an empty message (that would mark the id filed and lose it).
+            kept = bool(row.to_number)
+        if not kept:
+            message = self._fetch_set_aside(message.sid, provider_factory)
         provider: Any = None
         if message.num_media > 0 and provider_factory is not None:
             try:
@@ -779,6 +799,22 @@ class InboundIngest:
                          target_id=result.inbound_id, detail=message.sid)
         log.info("set-aside inbound %s filed by user %s", message.sid, actor.user_id)
         return result
+
+    def _fetch_set_aside(self, sid: str,
+                         provider_factory: Callable[[], SmsProvider] | None) -> ProviderMessage:
+        """The set-aside message `sid` as the provider describes it now (its kept fields were
+        lost); raises ServiceError when it can't be had, leaving it set aside."""
+        if provider_factory is None or sid.startswith("~"):
+            raise ServiceError("Its text could not be kept, and Twilio can't be asked for it "
+                               "here; it stays set aside.")
+        try:
+            fetched = provider_factory().fetch(sid)
+        except ProviderError as exc:
+            raise ServiceError(f"Its text could not be kept and Twilio could not be asked for "
+                               f"it: {exc.sentence}") from exc
+        if fetched.direction != "inbound":
+            raise ServiceError("Twilio no longer describes it as a reply; it stays set aside.")
+        return fetched
 
     # --- media retries -------------------------------------------------------------------
     def retry_pending_media(self, provider: SmsProvider, limit: int = 50) -> list[int]:

@@ -219,3 +219,58 @@ def test_absurd_media_counts_neither_block_nor_lose_the_reply(
         for row in office.inbound.received.set_aside_rows():
             office.inbound.ingest.try_again(admin, row.id, lambda: provider)
         assert _bodies(office) == ["good after", "odd count"]
+
+
+def _refuse_everywhere(db: object, on: bool) -> None:
+    """The database refuses "poison" text in filed replies AND in the set-aside record, so only
+    the provider id of such a reply can be kept."""
+    from sqlalchemy import text
+
+    from desktop_sms.db.database import Database
+    from tests.test_set_aside import allow_poison, refuse_poison
+
+    assert isinstance(db, Database)
+    (refuse_poison if on else allow_poison)(db)
+    with db.transaction() as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        if on and sqlite:
+            s.execute(text("CREATE TRIGGER refuse_kept BEFORE UPDATE ON inbound_filing_failures "
+                           "WHEN NEW.body LIKE '%poison%' "
+                           "BEGIN SELECT RAISE(ABORT, 'poison refused'); END"))
+            s.execute(text("CREATE TRIGGER refuse_kept2 BEFORE INSERT ON inbound_filing_failures "
+                           "WHEN NEW.body LIKE '%poison%' "
+                           "BEGIN SELECT RAISE(ABORT, 'poison refused'); END"))
+        elif on:
+            s.execute(text("CREATE TRIGGER refuse_kept BEFORE INSERT OR UPDATE ON "
+                           "inbound_filing_failures FOR EACH ROW EXECUTE FUNCTION refuse_poison()"))
+        elif sqlite:
+            s.execute(text("DROP TRIGGER refuse_kept"))
+            s.execute(text("DROP TRIGGER refuse_kept2"))
+        else:
+            s.execute(text("DROP TRIGGER refuse_kept ON inbound_filing_failures"))
+
+
+def test_try_again_on_a_reply_whose_text_was_not_kept_fetches_it_from_the_provider(
+        office: Services, clock: FakeClock) -> None:
+    """Try again never files an empty shell in place of a text it never kept."""
+    from desktop_sms.services.common import ServiceError
+
+    admin = office.users.get("boss").actor()
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        start = clock() - timedelta(minutes=30)
+        server.inject_inbound(CLIENT, OFFICE, "poison pill", date_sent=start)
+        server.inject_inbound(CLIENT, OFFICE, "good after", date_sent=start + timedelta(minutes=1))
+        _refuse_everywhere(office.db, True)
+        poller.poll_once()
+        _poll_until_settled(poller, clock)
+        rows = office.inbound.received.set_aside_rows()
+        assert len(rows) == 1 and rows[0].text == "" and rows[0].attempts == MAX_FILING_ATTEMPTS
+        _refuse_everywhere(office.db, False)
+        with pytest.raises(ServiceError, match="could not be kept"):
+            office.inbound.ingest.try_again(admin, rows[0].id)
+        assert _bodies(office) == ["good after"]
+        result = office.inbound.ingest.try_again(admin, rows[0].id, lambda: provider)
+        assert result.created and _bodies(office) == ["good after", "poison pill"]
+        assert office.inbound.received.set_aside_rows() == []
