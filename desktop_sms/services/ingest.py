@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -80,6 +80,9 @@ log = logging.getLogger(__name__)
 ATTACHMENTS_FOLDER = "SMS Attachments"
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
 MAX_MEDIA_ATTEMPTS = 8  # then the item is given up (fetch_error says why)
+# How long after storing a reply its attachment list is read again while fewer attachments are
+# listed than its num_media announces (docs/set_aside.md).
+MEDIA_LISTING_WINDOW = timedelta(hours=24)
 OPAQUE_TYPE = "application/octet-stream"
 
 # Content type -> extension. Names never come from the sender.
@@ -568,9 +571,10 @@ class InboundIngest:
                 got.error = f"The attachment is larger than the {self.max_media_bytes:,}-byte limit."
         return got
 
-    def fetch_media(self, provider: SmsProvider,
-                    message_sid: str) -> tuple[list[FetchedMedia], bool]:
-        """(fetched media, listed) — listed is False when the list itself failed transiently."""
+    def fetch_media(self, provider: SmsProvider, message_sid: str,
+                    skip: frozenset[str] = frozenset()) -> tuple[list[FetchedMedia], bool]:
+        """(fetched media, listed) — listed is False when the list itself failed transiently.
+        Attachments whose stored key (`storage_key`) is in `skip` are not downloaded again."""
         try:
             items = provider.list_media(message_sid)
         except ProviderError as exc:
@@ -579,7 +583,8 @@ class InboundIngest:
                 return [], False
             log.warning("media list of %s failed for good: %s", message_sid, exc.sentence)
             return [], True
-        return [self.fetch_one(provider, item) for item in items], True
+        return [self.fetch_one(provider, item) for item in items
+                if storage_key(item.sid) not in skip], True
 
     # --- filing --------------------------------------------------------------------------
     def is_stored(self, provider_sid: str) -> bool:
@@ -629,7 +634,10 @@ class InboundIngest:
             fetched, listed = self.fetch_media(provider, message.sid)
         now = self.clock()
         received_at = message.date_sent or message.date_created or now
-        pending = not listed or any(f.pending for f in fetched)
+        # Fewer attachments listed than the message announces (Twilio may still be storing
+        # them): keep listing on later polls for MEDIA_LISTING_WINDOW rather than lose them.
+        pending = (not listed or any(f.pending for f in fetched)
+                   or (message.num_media > 0 and len(fetched) < message.num_media))
         keyword = classify_keyword(message.body)
         body, truncated = cap_body(storable_text(message.body or ""))
         with self.db.transaction() as s:
@@ -834,6 +842,7 @@ class InboundIngest:
             if inbound is None or not inbound.media_pending:
                 return False
             sid = inbound.provider_sid
+            announced, stored_at = inbound.num_media, inbound.stored_at
             rows = {m.provider_media_sid: (m.content_type, m.data is None and not m.rejected
                                            and m.fetch_attempts < MAX_MEDIA_ATTEMPTS)
                     for m in s.scalars(select(InboundMedia).where(
@@ -841,9 +850,11 @@ class InboundIngest:
         new_items: list[FetchedMedia] = []
         retried: list[FetchedMedia] = []
         listed = True
-        if not rows:
-            new_items, listed = self.fetch_media(provider, sid)
-        else:
+        if not rows or (len(rows) < announced
+                        and self.clock() - stored_at < MEDIA_LISTING_WINDOW):
+            # None or fewer attachments known than announced: list again, fetch only new ones.
+            new_items, listed = self.fetch_media(provider, sid, frozenset(rows))
+        if rows:
             for media_sid, (ctype, wanted) in rows.items():
                 if wanted:
                     item = MediaItem(sid=media_sid, message_sid=sid, content_type=ctype)
@@ -880,7 +891,8 @@ class InboundIngest:
             media = list(s.scalars(select(InboundMedia).where(
                 InboundMedia.inbound_id == inbound_id).order_by(InboundMedia.id)))
             still = any(m.data is None and not m.rejected and m.fetch_attempts < MAX_MEDIA_ATTEMPTS
-                        for m in media)
+                        for m in media) or (len(media) < inbound.num_media
+                                            and now - inbound.stored_at < MEDIA_LISTING_WINDOW)
             # Documents for each active link: only media no document was made for yet, so a
             # second desktop retrying the same message adds nothing.
             links = list(s.scalars(select(MessageLink).where(

@@ -274,3 +274,43 @@ def test_try_again_on_a_reply_whose_text_was_not_kept_fetches_it_from_the_provid
         result = office.inbound.ingest.try_again(admin, rows[0].id, lambda: provider)
         assert result.created and _bodies(office) == ["good after", "poison pill"]
         assert office.inbound.received.set_aside_rows() == []
+
+
+def test_attachments_listed_late_are_still_fetched(office: Services, clock: FakeClock) -> None:
+    """A reply announcing a picture whose attachment list is still empty when first polled
+    (Twilio may still be storing it): the picture is fetched on a later poll, not lost; and
+    after MEDIA_LISTING_WINDOW an attachment that never appears stops being asked for."""
+    from desktop_sms.db.models import InboundMedia
+    from desktop_sms.services.ingest import MEDIA_LISTING_WINDOW
+
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        sid = server.inject_inbound(CLIENT, OFFICE, "see photo",
+                                    date_sent=clock() - timedelta(minutes=20),
+                                    media=[("image/png", PNG)])
+        with server.state.lock:
+            later_media = server.state.messages[sid].media[:]
+            server.state.messages[sid].media.clear()
+        _answer_with(server, sid, num_media="1")
+        odd = server.inject_inbound(CLIENT, OFFICE, "never comes",
+                                    date_sent=clock() - timedelta(minutes=19))
+        _answer_with(server, odd, num_media="2")
+        first = poller.poll_once()
+        assert first.errors == [] and len(first.new_inbound_ids) == 2
+        with server.state.lock:
+            server.state.messages[sid].media.extend(later_media)
+        clock.advance(minutes=1)
+        second = poller.poll_once()
+        assert second.errors == [] and len(second.media_completed_ids) == 1
+        with office.db.session() as s:
+            assert list(s.scalars(select(InboundMedia.data))) == [PNG]
+            assert s.scalar(select(InboundMessage.media_pending).where(
+                InboundMessage.body == "see photo")) is False
+            assert s.scalar(select(InboundMessage.media_pending).where(
+                InboundMessage.body == "never comes")) is True
+        clock.advance(seconds=MEDIA_LISTING_WINDOW.total_seconds())
+        poller.poll_once()
+        with office.db.session() as s:
+            assert s.scalar(select(InboundMessage.media_pending).where(
+                InboundMessage.body == "never comes")) is False
