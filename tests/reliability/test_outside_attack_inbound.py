@@ -314,3 +314,31 @@ def test_attachments_listed_late_are_still_fetched(office: Services, clock: Fake
         with office.db.session() as s:
             assert s.scalar(select(InboundMessage.media_pending).where(
                 InboundMessage.body == "never comes")) is False
+
+
+def test_a_set_aside_reply_over_64_kb_stays_marked_truncated_after_try_again(
+        office: Services, clock: FakeClock) -> None:
+    """The kept copy of a set-aside reply is cut at 64 KB like any reply; once filed by Try
+    again it must still say it was cut (body_truncated and the case note's line)."""
+    from desktop_sms.db.models import CaseNote
+    from desktop_sms.services.ingest import MAX_INBOUND_BODY_BYTES, TRUNCATED_NOTE
+    from tests.test_set_aside import allow_poison, refuse_poison
+
+    admin = office.users.get("boss").actor()
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        server.inject_inbound(CLIENT, OFFICE, "poison " + "z" * 100_000,
+                              date_sent=clock() - timedelta(minutes=20))
+        refuse_poison(office.db)
+        _poll_until_settled(poller, clock)
+        rows = office.inbound.received.set_aside_rows()
+        assert len(rows) == 1
+        allow_poison(office.db)
+        office.inbound.ingest.try_again(admin, rows[0].id, lambda: provider)
+        with office.db.session() as s:
+            stored = s.scalars(select(InboundMessage)).one()
+            assert stored.body_truncated is True
+            assert len(stored.body.encode()) <= MAX_INBOUND_BODY_BYTES
+            note = s.scalars(select(CaseNote.body)).one()
+            assert note.endswith(TRUNCATED_NOTE)
