@@ -188,6 +188,13 @@ def cap_body(text: str, limit: int = MAX_INBOUND_BODY_BYTES) -> tuple[str, bool]
     return data[:limit].decode("utf-8", "ignore"), True
 
 
+def was_cut(kept: str, limit: int = MAX_INBOUND_BODY_BYTES) -> bool:
+    """Whether `kept`, a body that went through `cap_body`, was cut there: a cut text ends
+    within 3 bytes of the cap (a character is at most 4 bytes), nothing shorter was cut. Used
+    for copies kept without their flag (set-aside replies). Pure."""
+    return len(kept.encode("utf-8")) > limit - 4
+
+
 def counts_against_message(exc: BaseException) -> bool:
     """Whether a filing failure says something about the message (counted towards setting it
     aside) rather than about the database or the network being unavailable for a while
@@ -616,7 +623,8 @@ class InboundIngest:
         finally:
             self._local.settings = None
 
-    def ingest(self, message: ProviderMessage, provider: SmsProvider) -> IngestResult:
+    def ingest(self, message: ProviderMessage, provider: SmsProvider, *,
+               cut_before: bool = False) -> IngestResult:
         """Store, match and file one inbound provider message; skip it if already stored.
 
         One transaction per message: it is filed completely or not at all, and a message that
@@ -640,6 +648,7 @@ class InboundIngest:
                    or (message.num_media > 0 and len(fetched) < message.num_media))
         keyword = classify_keyword(message.body)
         body, truncated = cap_body(storable_text(message.body or ""))
+        truncated = truncated or cut_before  # cut when it was kept (set aside), not just now
         with self.db.transaction() as s:
             if polled is None:
                 # Read in this transaction: the mode in force when the message is processed.
@@ -779,6 +788,7 @@ class InboundIngest:
             # record_failure could keep only the id: the text must come from the provider,
             # never be filed as an empty message (that would mark the id filed and lose it).
             kept = bool(row.to_number)
+            cut_before = kept and was_cut(row.body)
         if not kept:
             message = self._fetch_set_aside(message.sid, provider_factory)
         provider: Any = None
@@ -790,7 +800,7 @@ class InboundIngest:
         elif message.num_media > 0:
             message = replace(message, num_media=0)
         try:
-            result = self.ingest(message, provider)
+            result = self.ingest(message, provider, cut_before=cut_before)
         except Exception as exc:
             reason = storable_text(failure_reason(exc))
             log.error("trying inbound %s again failed: %s", message.sid, type(exc).__name__)

@@ -16,7 +16,7 @@ from desktop_sms.db.models import (
     MessageLink,
     OutboundMessage,
 )
-from desktop_sms.services.ingest import MAX_INBOUND_BODY_BYTES
+from desktop_sms.services.ingest import was_cut
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -92,8 +92,7 @@ def _set_aside_rows(s: Any) -> list[dict[str, Any]]:
             "provider_sid": f.provider_sid, "created_at": _iso(f.first_failed_at),
             "sent_at": _iso(f.received_at), "cases": [], "rules": [], "needs_review": True,
             "num_media": f.num_media, "reason": f.reason,
-            # Kept text is cut by cap_body to within 3 bytes of the cap; nothing shorter was cut.
-            "body_truncated": len(f.body.encode("utf-8")) > MAX_INBOUND_BODY_BYTES - 4,
+            "body_truncated": was_cut(f.body),
             "filing_attempts": f.attempts, "_sort": f.received_at or f.first_failed_at,
         })
     return out
