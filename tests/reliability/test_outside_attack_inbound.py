@@ -189,14 +189,14 @@ def test_messages_json_lists_set_aside_and_truncated_replies(
         assert [r["body_truncated"] for r in after if r["body"] == "poison pill"] == [False]
 
 
-def _answer_with(server: SandboxServer, sid: str, **fields: object) -> None:
-    """Make the server describe message `sid` with these JSON fields (a provider answering
-    with values nobody here wrote)."""
+def _answer_with(server: SandboxServer, target: str, /, **fields: object) -> None:
+    """Make the server describe message `target` with these JSON fields (a provider answering
+    with values nobody here wrote); calls chain."""
     plain = server.message_json
 
     def render(msg: object) -> dict[str, object]:
         out = plain(msg)  # type: ignore[arg-type]
-        return {**out, **fields} if out.get("sid") == sid else out
+        return {**out, **fields} if out.get("sid") == target else out
 
     server.message_json = render  # type: ignore[method-assign]
 
@@ -342,3 +342,33 @@ def test_a_set_aside_reply_over_64_kb_stays_marked_truncated_after_try_again(
             assert len(stored.body.encode()) <= MAX_INBOUND_BODY_BYTES
             note = s.scalars(select(CaseNote.body)).one()
             assert note.endswith(TRUNCATED_NOTE)
+
+
+def test_a_sid_repeated_in_one_listing_is_filed_and_downloaded_once(
+        office: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider listing the same picture message many times in one poll: filed once, its
+    attachments downloaded once (not once per repeat), and the repeats hold nothing back."""
+    with SandboxServer(port=0, clock=clock) as server:
+        provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
+        downloads: list[str] = []
+        plain = provider.download_media
+
+        def counted(media: object, max_bytes: int) -> bytes:
+            downloads.append(str(getattr(media, "sid", "")))
+            return plain(media, max_bytes)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(provider, "download_media", counted)
+        poller = Poller(office.db, office.settings, lambda: provider, clock, office.inbound.ingest)
+        start = clock() - timedelta(minutes=30)
+        sid = server.inject_inbound(CLIENT, OFFICE, "see photo", date_sent=start,
+                                    media=[("image/png", PNG)])
+        for n in range(5):
+            repeat = server.inject_inbound(CLIENT, OFFICE, f"repeat {n}",
+                                           date_sent=start + timedelta(seconds=n + 1),
+                                           media=[("image/png", PNG)])
+            _answer_with(server, repeat, sid=sid, body="see photo")
+        server.inject_inbound(CLIENT, OFFICE, "good after", date_sent=start + timedelta(minutes=1))
+        report = poller.poll_once()
+        assert report.errors == [] and len(report.new_inbound_ids) == 2
+        assert _bodies(office) == ["good after", "see photo"]
+        assert len(downloads) == 1
