@@ -175,9 +175,12 @@ class Poller:
         # insert still guards against another desktop) and reuses the settings read once.
         # Each message is still its own transaction: filed completely or not at all, and one
         # that fails doesn't stop the later ones from being filed (docs/set_aside.md).
+        handled: set[str] = set()  # a sid the provider lists again in this poll is tried once
         with self.ingest.polling():
             for message in listed:
-                if message.sid not in stored and not failed_before.get(message.sid, False):
+                if (message.sid not in stored and message.sid not in handled
+                        and not failed_before.get(message.sid, False)):
+                    handled.add(message.sid)
                     try:
                         result = self.ingest.ingest(message, provider)
                     except Exception as exc:
