@@ -13,13 +13,24 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from desktop_sms.db.models import InboundMessage
 from desktop_sms.providers.sandbox_server import SandboxServer
 from desktop_sms.providers.twilio_provider import TwilioProvider
 from desktop_sms.services.container import Services
-from desktop_sms.services.ingest import MAX_FILING_ATTEMPTS
+from desktop_sms.services.ingest import (
+    MAX_FILING_ATTEMPTS,
+    MAX_INBOUND_BODY_BYTES,
+    SID_COLUMN_WIDTH,
+    cap_body,
+    media_count,
+    storable_text,
+    storage_key,
+    was_cut,
+)
 from desktop_sms.services.poller import Poller
 from tests.helpers.clock import FakeClock
 from tests.reliability.workers import CLIENT, OFFICE, setup_office
@@ -154,7 +165,6 @@ def test_messages_json_lists_set_aside_and_truncated_replies(
     import json
 
     from desktop_sms.cli import main
-    from desktop_sms.services.ingest import MAX_INBOUND_BODY_BYTES
     from tests.test_set_aside import allow_poison, refuse_poison
 
     def listed() -> list[dict[str, object]]:
@@ -321,7 +331,7 @@ def test_a_set_aside_reply_over_64_kb_stays_marked_truncated_after_try_again(
     """The kept copy of a set-aside reply is cut at 64 KB like any reply; once filed by Try
     again it must still say it was cut (body_truncated and the case note's line)."""
     from desktop_sms.db.models import CaseNote
-    from desktop_sms.services.ingest import MAX_INBOUND_BODY_BYTES, TRUNCATED_NOTE
+    from desktop_sms.services.ingest import TRUNCATED_NOTE
     from tests.test_set_aside import allow_poison, refuse_poison
 
     admin = office.users.get("boss").actor()
@@ -372,3 +382,32 @@ def test_a_sid_repeated_in_one_listing_is_filed_and_downloaded_once(
         assert report.errors == [] and len(report.new_inbound_ids) == 2
         assert _bodies(office) == ["good after", "see photo"]
         assert len(downloads) == 1
+
+
+# --- the pure parts, for ids and bodies of any shape -----------------------------------------
+
+
+@given(st.text(max_size=200), st.text(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_storage_key_fits_is_storable_stable_and_keeps_ids_apart(a: str, b: str) -> None:
+    key = storage_key(a)
+    assert len(key) <= SID_COLUMN_WIDTH and storable_text(key) == key
+    assert storage_key(key) == key  # Try again re-files under the stored key
+    if len(a) <= SID_COLUMN_WIDTH and storable_text(a) == a:
+        assert key == a  # Twilio's ids are kept as they are
+    if a != b:
+        assert storage_key(b) != key
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=30_000))
+@settings(max_examples=60, deadline=None)
+def test_a_cut_body_is_always_recognised_as_cut(text: str) -> None:
+    body, cut = cap_body(text * 3, limit=MAX_INBOUND_BODY_BYTES // 8)
+    assert len(body.encode()) <= MAX_INBOUND_BODY_BYTES // 8
+    if cut:
+        assert was_cut(body, limit=MAX_INBOUND_BODY_BYTES // 8)
+
+
+@given(st.one_of(st.none(), st.integers()))
+def test_media_count_fits_an_integer_column(value: int | None) -> None:
+    assert 0 <= media_count(value) <= 2_147_483_647
