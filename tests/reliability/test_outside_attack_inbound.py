@@ -5,6 +5,14 @@ Promises checked (docs/set_aside.md): every well-formed reply around a hostile o
 the first poll; a reply that can't be filed is set aside with a reason and listed in the
 Received Log within MAX_FILING_ATTEMPTS polls; the cursor passes it; Try again files it when it
 can be filed; nothing behaves differently on PostgreSQL than on SQLite.
+
+Attacks that broke something (each failed before its fix): provider ids longer than their
+column or holding NUL / lone surrogates (held the cursor for ever on PostgreSQL, never listed);
+an attachment id longer than its column; an absurd num_media (unstorable on PostgreSQL, and Try
+again then filed an empty shell, losing the text); a set-aside reply over 64 KB losing its
+truncated mark on Try again; attachments announced but not yet listed (lost silently); a sid
+repeated in one listing (attachments downloaded once per repeat); `messages --json` not showing
+set-aside or truncated replies. See docs/set_aside.md for what held.
 """
 
 from __future__ import annotations
