@@ -9,12 +9,13 @@ Logs never hold message bodies, and phone numbers in them are masked.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -79,6 +80,9 @@ log = logging.getLogger(__name__)
 ATTACHMENTS_FOLDER = "SMS Attachments"
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
 MAX_MEDIA_ATTEMPTS = 8  # then the item is given up (fetch_error says why)
+# How long after storing a reply its attachment list is read again while fewer attachments are
+# listed than its num_media announces (docs/set_aside.md).
+MEDIA_LISTING_WINDOW = timedelta(hours=24)
 OPAQUE_TYPE = "application/octet-stream"
 
 # Content type -> extension. Names never come from the sender.
@@ -137,6 +141,37 @@ def storable_text(text: str) -> str:
 
 _storable = storable_text
 
+SID_COLUMN_WIDTH = 40  # inbound_messages / inbound_filing_failures / inbound_media id columns
+
+
+_INT_COLUMN_MAX = 2_147_483_647  # the largest value of an Integer column on PostgreSQL
+
+
+def media_count(value: int | None) -> int:
+    """A provider's media count fitted to the `num_media` columns: 0 to 2,147,483,647.
+
+    Twilio sends at most 10 (https://www.twilio.com/docs/messaging/guides/accepted-mime-types);
+    a count out of an Integer column's range would make the reply unstorable on PostgreSQL.
+    Pure.
+    """
+    return max(0, min(int(value or 0), _INT_COLUMN_MAX))
+
+
+def storage_key(sid: str) -> str:
+    """The provider id `sid` as it is stored and looked up (messages, media, failures).
+
+    Twilio's ids are 34 ASCII characters and are kept as they are. An id that doesn't fit the
+    40-character column, or that isn't storable text (NUL, lone surrogates), would make every
+    write of the reply fail on PostgreSQL — even the record that sets it aside — and hold the
+    poller's cursor for ever. Such an id is stored as ``~`` and the first 39 hex digits of the
+    SHA-256 of its UTF-8 (surrogatepass) bytes: stable, so a repeat is still found as a
+    duplicate, and 40 characters long, so `storage_key` of a key is the key itself. Pure.
+    """
+    if len(sid) <= SID_COLUMN_WIDTH and storable_text(sid) == sid:
+        return sid
+    digest = hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+    return "~" + digest[:SID_COLUMN_WIDTH - 1]
+
 
 def cap_body(text: str, limit: int = MAX_INBOUND_BODY_BYTES) -> tuple[str, bool]:
     """(text cut to at most `limit` UTF-8 bytes on a character boundary, whether it was cut).
@@ -151,6 +186,13 @@ def cap_body(text: str, limit: int = MAX_INBOUND_BODY_BYTES) -> tuple[str, bool]
     if len(data) <= limit:
         return text, False
     return data[:limit].decode("utf-8", "ignore"), True
+
+
+def was_cut(kept: str, limit: int = MAX_INBOUND_BODY_BYTES) -> bool:
+    """Whether `kept`, a body that went through `cap_body`, was cut there: a cut text ends
+    within 3 bytes of the cap (a character is at most 4 bytes), nothing shorter was cut. Used
+    for copies kept without their flag (set-aside replies). Pure."""
+    return len(kept.encode("utf-8")) > limit - 4
 
 
 def counts_against_message(exc: BaseException) -> bool:
@@ -454,7 +496,7 @@ def _insert_media(conn: Connection, inbound_id: int,
     """Store a new message's fetched media rows (one statement); their ids in order."""
     if not fetched:
         return []
-    rows = [{"inbound_id": inbound_id, "provider_media_sid": f.sid,
+    rows = [{"inbound_id": inbound_id, "provider_media_sid": storage_key(f.sid),
              "content_type": f.content_type, "data": f.data,
              "size": None if f.data is None else len(f.data),
              "fetch_attempts": MAX_MEDIA_ATTEMPTS if f.gave_up else 1,
@@ -536,9 +578,10 @@ class InboundIngest:
                 got.error = f"The attachment is larger than the {self.max_media_bytes:,}-byte limit."
         return got
 
-    def fetch_media(self, provider: SmsProvider,
-                    message_sid: str) -> tuple[list[FetchedMedia], bool]:
-        """(fetched media, listed) — listed is False when the list itself failed transiently."""
+    def fetch_media(self, provider: SmsProvider, message_sid: str,
+                    skip: frozenset[str] = frozenset()) -> tuple[list[FetchedMedia], bool]:
+        """(fetched media, listed) — listed is False when the list itself failed transiently.
+        Attachments whose stored key (`storage_key`) is in `skip` are not downloaded again."""
         try:
             items = provider.list_media(message_sid)
         except ProviderError as exc:
@@ -547,14 +590,15 @@ class InboundIngest:
                 return [], False
             log.warning("media list of %s failed for good: %s", message_sid, exc.sentence)
             return [], True
-        return [self.fetch_one(provider, item) for item in items], True
+        return [self.fetch_one(provider, item) for item in items
+                if storage_key(item.sid) not in skip], True
 
     # --- filing --------------------------------------------------------------------------
     def is_stored(self, provider_sid: str) -> bool:
         """Whether a message with this provider id is already stored."""
         with self.db.session() as s:
             return s.scalar(select(InboundMessage.id).where(
-                InboundMessage.provider_sid == provider_sid)) is not None
+                InboundMessage.provider_sid == storage_key(provider_sid))) is not None
 
     @contextmanager
     def polling(self) -> Iterator[IngestSettings]:
@@ -579,7 +623,8 @@ class InboundIngest:
         finally:
             self._local.settings = None
 
-    def ingest(self, message: ProviderMessage, provider: SmsProvider) -> IngestResult:
+    def ingest(self, message: ProviderMessage, provider: SmsProvider, *,
+               cut_before: bool = False) -> IngestResult:
         """Store, match and file one inbound provider message; skip it if already stored.
 
         One transaction per message: it is filed completely or not at all, and a message that
@@ -597,9 +642,13 @@ class InboundIngest:
             fetched, listed = self.fetch_media(provider, message.sid)
         now = self.clock()
         received_at = message.date_sent or message.date_created or now
-        pending = not listed or any(f.pending for f in fetched)
+        # Fewer attachments listed than the message announces (Twilio may still be storing
+        # them): keep listing on later polls for MEDIA_LISTING_WINDOW rather than lose them.
+        pending = (not listed or any(f.pending for f in fetched)
+                   or (message.num_media > 0 and len(fetched) < message.num_media))
         keyword = classify_keyword(message.body)
         body, truncated = cap_body(storable_text(message.body or ""))
+        truncated = truncated or cut_before  # cut when it was kept (set aside), not just now
         with self.db.transaction() as s:
             if polled is None:
                 # Read in this transaction: the mode in force when the message is processed.
@@ -615,11 +664,12 @@ class InboundIngest:
             conn = s.connection()
             stmts = _statements(conn.dialect)
             inbound_id = conn.execute(stmts.insert_inbound, {
-                "provider_sid": message.sid, "from_raw": _storable(message.from_ or "")[:40],
+                "provider_sid": storage_key(message.sid), "from_raw": _storable(message.from_ or "")[:40],
                 "from_e164": from_e164, "to_number": _storable(message.to)[:40],
                 "body": body, "body_truncated": truncated,
                 "received_at": received_at, "stored_at": now,
-                "num_media": max(message.num_media, len(fetched)), "media_pending": pending,
+                "num_media": media_count(max(message.num_media, len(fetched))),
+                "media_pending": pending,
                 "needs_review": not decisions, "matching_mode": str(mode),
             }).scalar()
             if inbound_id is None:
@@ -648,15 +698,16 @@ class InboundIngest:
         """{provider id: set aside} for those of `sids` whose filing failed before (one query
         per 500 ids)."""
         found: dict[str, bool] = {}
-        sids = list(sids)
-        if not sids:
+        by_key = {storage_key(sid): sid for sid in sids}
+        keys = list(by_key)
+        if not keys:
             return found
         with self.db.session() as s:
-            for i in range(0, len(sids), 500):
-                for sid, when in s.execute(select(
+            for i in range(0, len(keys), 500):
+                for key, when in s.execute(select(
                         InboundFilingFailure.provider_sid, InboundFilingFailure.set_aside_at)
-                        .where(InboundFilingFailure.provider_sid.in_(sids[i:i + 500]))):
-                    found[str(sid)] = when is not None
+                        .where(InboundFilingFailure.provider_sid.in_(keys[i:i + 500]))):
+                    found[by_key[str(key)]] = when is not None
         return found
 
     def record_failure(self, message: ProviderMessage, exc: BaseException) -> bool:
@@ -667,21 +718,22 @@ class InboundIngest:
         the database can't be written at all (the caller then leaves the cursor before it).
         """
         now = self.clock()
+        sid_key = storage_key(message.sid)
         reason = storable_text(failure_reason(exc))
         body, _cut = cap_body(storable_text(message.body or ""))
         fields: dict[str, Any] = {
             "from_raw": storable_text(message.from_ or "")[:40],
             "to_number": storable_text(message.to or "")[:40], "body": body,
             "received_at": message.date_sent or message.date_created,
-            "num_media": max(0, int(message.num_media or 0))}
+            "num_media": media_count(message.num_media)}
         for keep in (fields, {"from_raw": "", "to_number": "", "body": "", "received_at": None,
                               "num_media": 0}):
             try:
                 with self.db.transaction() as s:
                     row = s.scalar(select(InboundFilingFailure).where(
-                        InboundFilingFailure.provider_sid == message.sid).with_for_update())
+                        InboundFilingFailure.provider_sid == sid_key).with_for_update())
                     if row is None:
-                        row = InboundFilingFailure(provider_sid=message.sid, attempts=0,
+                        row = InboundFilingFailure(provider_sid=sid_key, attempts=0,
                                                    first_failed_at=now)
                         s.add(row)
                     for key, value in keep.items():
@@ -707,7 +759,7 @@ class InboundIngest:
         """Forget the failed attempts of a message that is now filed."""
         with self.db.transaction() as s:
             s.execute(delete(InboundFilingFailure).where(
-                InboundFilingFailure.provider_sid == provider_sid))
+                InboundFilingFailure.provider_sid == storage_key(provider_sid)))
 
     def try_again(self, actor: Actor, failure_id: int,
                   provider_factory: Callable[[], SmsProvider] | None = None) -> IngestResult:
@@ -733,6 +785,13 @@ class InboundIngest:
                 sid=row.provider_sid, direction="inbound", from_=row.from_raw, to=row.to_number,
                 body=row.body, status="received", date_sent=row.received_at,
                 num_media=row.num_media)
+            # The poller only files replies to an office number, so an empty `to_number` means
+            # record_failure could keep only the id: the text must come from the provider,
+            # never be filed as an empty message (that would mark the id filed and lose it).
+            kept = bool(row.to_number)
+            cut_before = kept and was_cut(row.body)
+        if not kept:
+            message = self._fetch_set_aside(message.sid, provider_factory)
         provider: Any = None
         if message.num_media > 0 and provider_factory is not None:
             try:
@@ -742,7 +801,7 @@ class InboundIngest:
         elif message.num_media > 0:
             message = replace(message, num_media=0)
         try:
-            result = self.ingest(message, provider)
+            result = self.ingest(message, provider, cut_before=cut_before)
         except Exception as exc:
             reason = storable_text(failure_reason(exc))
             log.error("trying inbound %s again failed: %s", message.sid, type(exc).__name__)
@@ -754,11 +813,27 @@ class InboundIngest:
             raise ServiceError(f"It still could not be filed: {reason}") from exc
         with self.db.transaction() as s:
             s.execute(delete(InboundFilingFailure).where(
-                InboundFilingFailure.provider_sid == message.sid))
+                InboundFilingFailure.provider_sid == storage_key(message.sid)))
             audit.record(s, actor, "inbound.try_again", self.clock(), target_type="inbound",
                          target_id=result.inbound_id, detail=message.sid)
         log.info("set-aside inbound %s filed by user %s", message.sid, actor.user_id)
         return result
+
+    def _fetch_set_aside(self, sid: str,
+                         provider_factory: Callable[[], SmsProvider] | None) -> ProviderMessage:
+        """The set-aside message `sid` as the provider describes it now (its kept fields were
+        lost); raises ServiceError when it can't be had, leaving it set aside."""
+        if provider_factory is None or sid.startswith("~"):
+            raise ServiceError("Its text could not be kept, and Twilio can't be asked for it "
+                               "here; it stays set aside.")
+        try:
+            fetched = provider_factory().fetch(sid)
+        except ProviderError as exc:
+            raise ServiceError(f"Its text could not be kept and Twilio could not be asked for "
+                               f"it: {exc.sentence}") from exc
+        if fetched.direction != "inbound":
+            raise ServiceError("Twilio no longer describes it as a reply; it stays set aside.")
+        return fetched
 
     # --- media retries -------------------------------------------------------------------
     def retry_pending_media(self, provider: SmsProvider, limit: int = 50) -> list[int]:
@@ -778,6 +853,7 @@ class InboundIngest:
             if inbound is None or not inbound.media_pending:
                 return False
             sid = inbound.provider_sid
+            announced, stored_at = inbound.num_media, inbound.stored_at
             rows = {m.provider_media_sid: (m.content_type, m.data is None and not m.rejected
                                            and m.fetch_attempts < MAX_MEDIA_ATTEMPTS)
                     for m in s.scalars(select(InboundMedia).where(
@@ -785,9 +861,11 @@ class InboundIngest:
         new_items: list[FetchedMedia] = []
         retried: list[FetchedMedia] = []
         listed = True
-        if not rows:
-            new_items, listed = self.fetch_media(provider, sid)
-        else:
+        if not rows or (len(rows) < announced
+                        and self.clock() - stored_at < MEDIA_LISTING_WINDOW):
+            # None or fewer attachments known than announced: list again, fetch only new ones.
+            new_items, listed = self.fetch_media(provider, sid, frozenset(rows))
+        if rows:
             for media_sid, (ctype, wanted) in rows.items():
                 if wanted:
                     item = MediaItem(sid=media_sid, message_sid=sid, content_type=ctype)
@@ -800,7 +878,7 @@ class InboundIngest:
             assert inbound is not None
             for f in new_items:
                 insert_ignore(s, InboundMedia, {
-                    "inbound_id": inbound_id, "provider_media_sid": f.sid,
+                    "inbound_id": inbound_id, "provider_media_sid": storage_key(f.sid),
                     "content_type": f.content_type, "data": f.data,
                     "size": None if f.data is None else len(f.data),
                     "fetch_attempts": MAX_MEDIA_ATTEMPTS if f.gave_up else 1,
@@ -808,12 +886,14 @@ class InboundIngest:
             for f in retried:
                 if f.data is not None:
                     s.execute(update(InboundMedia).where(
-                        InboundMedia.provider_media_sid == f.sid, InboundMedia.data.is_(None))
+                        InboundMedia.provider_media_sid == storage_key(f.sid),
+                        InboundMedia.data.is_(None))
                         .values(data=f.data, size=len(f.data), fetch_error=None,
                                 fetch_attempts=InboundMedia.fetch_attempts + 1))
                 else:
                     s.execute(update(InboundMedia).where(
-                        InboundMedia.provider_media_sid == f.sid, InboundMedia.data.is_(None))
+                        InboundMedia.provider_media_sid == storage_key(f.sid),
+                        InboundMedia.data.is_(None))
                         .values(rejected=f.rejected, fetch_error=f.error,
                                 fetch_attempts=MAX_MEDIA_ATTEMPTS if f.gave_up
                                 else InboundMedia.fetch_attempts + 1))
@@ -822,7 +902,8 @@ class InboundIngest:
             media = list(s.scalars(select(InboundMedia).where(
                 InboundMedia.inbound_id == inbound_id).order_by(InboundMedia.id)))
             still = any(m.data is None and not m.rejected and m.fetch_attempts < MAX_MEDIA_ATTEMPTS
-                        for m in media)
+                        for m in media) or (len(media) < inbound.num_media
+                                            and now - inbound.stored_at < MEDIA_LISTING_WINDOW)
             # Documents for each active link: only media no document was made for yet, so a
             # second desktop retrying the same message adds nothing.
             links = list(s.scalars(select(MessageLink).where(

@@ -9,10 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from desktop_sms.db.database import Database
-from desktop_sms.db.models import InboundMessage, Matter, MessageLink, OutboundMessage
+from desktop_sms.db.models import (
+    InboundFilingFailure,
+    InboundMessage,
+    Matter,
+    MessageLink,
+    OutboundMessage,
+)
 from desktop_sms.domain.optout import classify_keyword
 from desktop_sms.services import access
 from desktop_sms.services.common import Actor
+from desktop_sms.services.ingest import was_cut
 
 _OPT_EVENTS = {"opt_out": "opted_out", "opt_in": "opted_in"}
 
@@ -25,6 +32,9 @@ def list_messages(db: Database, *, actor: Actor, case_number: str | None = None,
                   direction: str | None = None) -> list[dict[str, Any]]:
     """Outbound and inbound messages as plain dicts (`messages --json`), oldest first.
 
+    Inbound rows carry `body_truncated` (the text was cut at 64 KB). Replies that could not be
+    filed and were set aside (docs/set_aside.md) are listed too, with `status` "set_aside",
+    `id` "aside-N", `reason` and `filing_attempts`, on no case — so not under `case_number`.
     They carry message bodies, so the actor needs SMS access now (services/access.py); raises
     PermissionDenied, AccountDeactivated or NotFound (an unknown case number).
     """
@@ -69,9 +79,29 @@ def list_messages(db: Database, *, actor: Actor, case_number: str | None = None,
                     "sent_at": _iso(im.received_at),
                     "cases": [lk.matter.case_number for lk in links],
                     "rules": [lk.rule for lk in links], "needs_review": im.needs_review,
-                    "num_media": im.num_media, "_sort": im.received_at,
+                    "num_media": im.num_media, "body_truncated": im.body_truncated,
+                    "_sort": im.received_at,
                     # "opted_out" (STOP and the like) / "opted_in" (START, YES) / None
                     "opt_out_event": _OPT_EVENTS.get(classify_keyword(im.body) or ""),
                 })
+            if matter_id is None:
+                rows.extend(_set_aside_rows(s))
     rows.sort(key=lambda r: r.pop("_sort"))
     return rows
+
+
+def _set_aside_rows(s: Any) -> list[dict[str, Any]]:
+    """Replies set aside after failed filings, as `list_messages` rows (docs/set_aside.md)."""
+    out: list[dict[str, Any]] = []
+    for f in s.scalars(select(InboundFilingFailure).where(
+            InboundFilingFailure.set_aside_at.is_not(None))):
+        out.append({
+            "id": f"aside-{f.id}", "direction": "inbound", "status": "set_aside",
+            "from": f.from_raw, "to": f.to_number, "body": f.body,
+            "provider_sid": f.provider_sid, "created_at": _iso(f.first_failed_at),
+            "sent_at": _iso(f.received_at), "cases": [], "rules": [], "needs_review": True,
+            "num_media": f.num_media, "reason": f.reason,
+            "body_truncated": was_cut(f.body),
+            "filing_attempts": f.attempts, "_sort": f.received_at or f.first_failed_at,
+        })
+    return out

@@ -31,7 +31,7 @@ from desktop_sms.providers.base import (
 )
 from desktop_sms.services.alerts import AlertService
 from desktop_sms.services.common import Clock, utcnow
-from desktop_sms.services.ingest import InboundIngest, counts_against_message
+from desktop_sms.services.ingest import InboundIngest, counts_against_message, storage_key
 from desktop_sms.services.linking import LinkingService
 from desktop_sms.services.matcher import InboundMatcher
 from desktop_sms.services.matters import MatterService
@@ -204,9 +204,12 @@ class Poller:
         # insert still guards against another desktop) and reuses the settings read once.
         # Each message is still its own transaction: filed completely or not at all, and one
         # that fails doesn't stop the later ones from being filed (docs/set_aside.md).
+        handled: set[str] = set()  # a sid the provider lists again in this poll is tried once
         with self.ingest.polling():
             for message in listed:
-                if message.sid not in stored and not failed_before.get(message.sid, False):
+                if (message.sid not in stored and message.sid not in handled
+                        and not failed_before.get(message.sid, False)):
+                    handled.add(message.sid)
                     try:
                         result = self.ingest.ingest(message, provider)
                     except Exception as exc:
@@ -277,11 +280,13 @@ class Poller:
 
     def _stored_sids(self, sids: Sequence[str]) -> set[str]:
         found: set[str] = set()
+        by_key = {storage_key(sid): sid for sid in sids}  # ids as stored (ingest.storage_key)
+        keys = list(by_key)
         with self.db.session() as s:
-            for i in range(0, len(sids), _SID_CHUNK):
-                chunk = list(sids[i:i + _SID_CHUNK])
-                found.update(s.scalars(select(InboundMessage.provider_sid).where(
-                    InboundMessage.provider_sid.in_(chunk))))
+            for i in range(0, len(keys), _SID_CHUNK):
+                chunk = keys[i:i + _SID_CHUNK]
+                found.update(by_key[str(k)] for k in s.scalars(select(
+                    InboundMessage.provider_sid).where(InboundMessage.provider_sid.in_(chunk))))
         return found
 
     def _advance_cursor(self, number: str, to: datetime, now: datetime) -> None:
