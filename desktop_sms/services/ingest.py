@@ -91,7 +91,8 @@ MEDIA_PENDING_LIMIT = timedelta(hours=24)
 def media_retry_delay(attempts: int) -> timedelta:
     """How long to wait before asking for a message's media again after `attempts` tries
     (0 after the first listing): 30 s doubling, capped at one hour."""
-    return min(MEDIA_RETRY_FIRST * (2 ** min(max(attempts, 0), 20)), MEDIA_RETRY_MAX)
+    factor: int = 2 ** min(max(attempts, 0), 20)
+    return min(MEDIA_RETRY_FIRST * factor, MEDIA_RETRY_MAX)
 OPAQUE_TYPE = "application/octet-stream"
 
 # Content type -> extension. Names never come from the sender.
