@@ -4,7 +4,7 @@ PostgreSQL against the local Twilio-compatible server."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from desktop_sms.services.matters import MatterInput
 from desktop_sms.services.poller import clock_skew_warning
 from desktop_sms.services.received import ReceivedLog
 from tests.helpers.outbound_fixtures import Office
+from tests.test_cli_outbound import cli_db, run  # noqa: F401 - the fixture is used by name
 from tests.test_ingest import CLIENT, JPEG, OFFICE, PNG, count, make_poller
 from tests.test_matcher import add_matter
 
@@ -280,3 +281,17 @@ def test_sandbox_dates_its_answers_by_its_own_clock(
     sandbox_clock.set(datetime(2030, 5, 6, 7, 8, 9, tzinfo=sandbox_clock().tzinfo))
     list(twilio_provider.list_messages(to=OFFICE))
     assert twilio_provider.server_date() == sandbox_clock()
+
+
+@pytest.mark.parametrize(("twilio_behind_min", "said"), [(5, "5 minutes ahead of"),
+                                                         (-3, "3 minutes behind")])
+def test_cli_poll_warns_when_the_clocks_differ(
+        cli_db: str, sandbox_clock: ManualClock, capsys: pytest.CaptureFixture[str],  # noqa: F811
+        twilio_behind_min: int, said: str) -> None:
+    sandbox_clock.set(datetime.now(UTC) - timedelta(minutes=twilio_behind_min))
+    code, out, err = run(capsys, "--db", cli_db, "poll", "--once")
+    assert code == 0 and out.startswith("0 new replies")
+    assert f"warning: This computer's clock is {said} Twilio's" in err
+    sandbox_clock.set(datetime.now(UTC))
+    code, _, err = run(capsys, "--db", cli_db, "poll", "--once")
+    assert code == 0 and "clock" not in err
