@@ -295,3 +295,33 @@ def test_cli_poll_warns_when_the_clocks_differ(
     sandbox_clock.set(datetime.now(UTC))
     code, _, err = run(capsys, "--db", cli_db, "poll", "--once")
     assert code == 0 and "clock" not in err
+
+
+def test_sandbox_control_api_holds_back_and_releases_media(
+        sandbox_server: SandboxServer, twilio_provider: TwilioProvider) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    sid = sandbox_server.inject_inbound(CLIENT, OFFICE, "two",
+                                        media=[("image/jpeg", JPEG), ("image/png", PNG)])
+
+    def control(body: dict[str, object]) -> int:
+        request = urllib.request.Request(
+            f"{sandbox_server.base_url}/_sandbox/media_visible", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - loopback
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    assert control({"sid": sid, "count": 0}) == 200
+    assert twilio_provider.list_media(sid) == []
+    assert twilio_provider.fetch(sid).num_media == 2  # still counted
+    assert control({"sid": sid, "count": 1}) == 200
+    assert [m.content_type for m in twilio_provider.list_media(sid)] == ["image/jpeg"]
+    assert control({"sid": sid, "count": None}) == 200
+    assert len(twilio_provider.list_media(sid)) == 2
+    assert control({"count": 1}) == 400
+    assert control({"sid": "SM" + "0" * 32, "count": 1}) == 404
