@@ -47,3 +47,23 @@ def test_status_bar_warns_of_a_fast_clock_then_of_a_slow_one_then_clears(
     main_window.background.report_poll(_poll(services, twilio_provider, desktop))
     qtbot.waitUntil(lambda: not label.isVisible(), timeout=5000)
     assert label.text() == ""
+
+
+def test_received_log_names_a_photo_that_could_not_be_downloaded() -> None:
+    from datetime import UTC, datetime
+
+    from desktop_sms.services.received import ReceivedRow
+    from desktop_sms.ui.models.received_model import ReceivedTableModel
+
+    def row(media: int, pending: bool, missing: int) -> ReceivedRow:
+        return ReceivedRow(1, datetime(2026, 3, 2, 15, 0, tzinfo=UTC), "+12125550123",
+                           "+12125550123", "(212) 555-0123", OFFICE, "photo", media, pending,
+                           False, (), False, missing)
+
+    media_column = 3
+    assert ReceivedTableModel.cells(row(1, True, 0))[media_column] == "1 (fetching)"
+    assert ReceivedTableModel.cells(row(1, False, 1))[media_column] == \
+        "1 (photo could not be downloaded)"
+    assert ReceivedTableModel.cells(row(2, False, 2))[media_column] == \
+        "2 (2 photos could not be downloaded)"
+    assert ReceivedTableModel.cells(row(1, False, 0))[media_column] == "1"
