@@ -390,6 +390,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
               f"review, {len(report.updated_outbound_ids)} delivery updates")
         for problem in report.errors:
             print(f"desktop-sms: {problem}", file=sys.stderr)
+        if report.clock_warning:  # docs/media_and_clocks.md; not an error of the poll
+            print(f"desktop-sms: warning: {report.clock_warning}", file=sys.stderr)
         return 0 if report.ok else 1
     finally:
         services.close()

@@ -224,9 +224,11 @@ def test_media_that_cannot_be_fetched_is_retried_later(
         msg = s.scalar(select(InboundMessage))
         assert msg is not None and msg.media_pending and not msg.needs_review
     assert count(db, CaseNote) == 1 and count(db, Document) == 0
+    sandbox_clock.advance(seconds=30)  # past the media back-off (media_retry_delay)
     poller.poll_once()  # still failing: still pending, nothing duplicated
     assert count(db, InboundMessage) == 1 and count(db, Document) == 0
     provider.healthy = True
+    sandbox_clock.advance(seconds=60)
     third = poller.poll_once()
     assert third.media_completed_ids == first.new_inbound_ids
     with db.session() as s:

@@ -220,6 +220,11 @@ class InboundMessage(Base):
     matching_mode: Mapped[str | None] = mapped_column(String(30))
     # The body was cut to the storage cap (desktop_sms/services/ingest.py MAX_INBOUND_BODY_BYTES).
     body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Media pending with back-off (docs/media_and_clocks.md): list attempts made, not asked
+    # again before media_retry_at (UTC), attachments given up when the 24-hour limit passed.
+    media_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    media_missing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     links: Mapped[list[MessageLink]] = relationship(back_populates="inbound")
     media: Mapped[list[InboundMedia]] = relationship(back_populates="inbound")

@@ -185,6 +185,14 @@ class SmsProvider(abc.ABC):
         requests need not do anything.
         """
 
+    def server_date(self) -> datetime | None:
+        """The provider's clock (UTC) as its latest answer dated it; None when unknown.
+
+        Twilio dates every answer (the HTTP `Date` header); a desktop whose clock differs
+        from it is warned (docs/media_and_clocks.md). Providers without one return None.
+        """
+        return None
+
     @abc.abstractmethod
     def test_credentials(self, office_numbers: list[str]) -> CredentialCheck:
         """Check the credentials and that each office number belongs to the account."""

@@ -187,6 +187,13 @@ class _Message:
     progress_from: datetime | None = None  # when queued began, for the status progression
     outcome: tuple[str, int | None] = ("delivered", None)
     media: list[_Media] = field(default_factory=list)
+    # How many of `media` the media list shows yet (None: all): Twilio can list a message
+    # with num_media = 1 before its photo is in the media list.
+    media_visible: int | None = None
+
+    def listed_media(self) -> list[_Media]:
+        """The media the media list shows now."""
+        return self.media if self.media_visible is None else self.media[:self.media_visible]
 
 
 @dataclass
@@ -521,6 +528,13 @@ class SandboxServer:
             msg = self.state.inject_inbound(account_sid or self.credentials[0], from_, to, body,
                                             date_sent, list(media or []))
             return msg.sid
+
+    def set_media_visible(self, sid: str, count: int | None) -> None:
+        """Show only the first `count` media of a message in its media list (None: all);
+        `num_media` still counts them all, as when Twilio lists an MMS before its photos."""
+        with self.state.lock:
+            msg = self.state.get(self.credentials[0], sid)
+            msg.media_visible = None if count is None else max(0, int(count))
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message held, newest first, as Twilio message JSON."""
@@ -941,14 +955,15 @@ class _ApiHandler(BaseHTTPRequestHandler):
                     return
                 if tail == "/Media.json" and method == "GET":
                     msg = state.get(ac, sid)
-                    items = [sb.media_json(ac, x) for x in msg.media]
+                    shown = msg.listed_media()
+                    items = [sb.media_json(ac, x) for x in shown]
                     self._send_json(200, page_envelope(path, query, "media_list", items,
-                                                       [x.sid for x in msg.media]))
+                                                       [x.sid for x in shown]))
                     return
                 me = re.fullmatch(r"/Media/(ME[0-9a-fA-F]{32})(\.json)?", tail)
                 if me and method == "GET":
                     msg = state.get(ac, sid)
-                    media = next((x for x in msg.media if x.sid == me.group(1)), None)
+                    media = next((x for x in msg.listed_media() if x.sid == me.group(1)), None)
                     if media is None:
                         raise SandboxApiError(404, 20404, f"The requested resource {path} was not found")
                     if me.group(2):
@@ -1030,6 +1045,13 @@ class _ApiHandler(BaseHTTPRequestHandler):
             except (KeyError, TypeError, ValueError, binascii.Error) as exc:
                 raise SandboxApiError(400, 20001, f"Bad inbound message: {exc}") from None
             self._send_json(201, {"sid": sid})
+        elif path == "/_sandbox/media_visible" and method == "POST":
+            try:
+                count = payload.get("count")
+                sb.set_media_visible(str(payload["sid"]), None if count is None else int(count))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SandboxApiError(400, 20001, f"Bad media_visible: {exc}") from None
+            self._send_json(200, {"ok": True})
         elif path == "/_sandbox/messages" and method == "GET":
             self._send_json(200, {"messages": sb.messages()})
         elif path == "/_sandbox/faults" and method == "POST":
@@ -1067,6 +1089,13 @@ class _ApiHandler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(body).encode(), "application/json", headers)
 
     _answer_delay = 0.0
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header: the sandbox clock's time (RFC 7231), as Twilio's servers date
+        their answers, so a test can set Twilio's clock apart from the desktop's."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return format_datetime(self.sandbox.state.now(), usegmt=True)
 
     def _send(self, status: int, data: bytes, content_type: str | None,
               headers: dict[str, str] | None = None) -> None:

@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -253,6 +254,9 @@ class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio i
         text = body.decode(raw.encoding or "utf-8", errors="replace")
         response = Response(int(raw.status_code), text, raw.headers)
         self._local.last_response = response
+        answered_on = _header_date(raw.headers.get("Date"))
+        if answered_on is not None:
+            self._local.server_date = answered_on
         self.log_response(response.status_code, response)
         return response
 
@@ -314,11 +318,30 @@ class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio i
         headers = getattr(response, "headers", None)
         return headers if headers is not None else None
 
+    def last_server_date(self) -> datetime | None:
+        """The `Date` header (UTC) of this thread's latest answer that had a readable one."""
+        value: datetime | None = getattr(self._local, "server_date", None)
+        return value
+
     def last_status(self) -> int | None:
         """HTTP status of this thread's last response, if there was one."""
         response = getattr(self._local, "last_response", None)
         status = getattr(response, "status_code", None)
         return status if isinstance(status, int) else None
+
+
+def _header_date(value: str | None) -> datetime | None:
+    """An HTTP `Date` header (RFC 9110, e.g. `Mon, 30 Nov 2026 03:48:41 GMT`) as aware UTC;
+    None when missing or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -453,6 +476,11 @@ class TwilioProvider(SmsProvider):
         """This thread's requests after time.monotonic() reaches this are refused, those
         running cut off (other threads sharing the provider are not affected)."""
         self.http_client.deadline = monotonic_deadline
+
+    def server_date(self) -> datetime | None:
+        """Twilio's clock (UTC) as its latest answer on this thread dated it (the `Date`
+        header, one-second resolution); None before any answer."""
+        return self.http_client.last_server_date()
 
     def __repr__(self) -> str:
         return f"TwilioProvider(account_sid={self.account_sid!r}, api_base_url={self.api_base_url!r})"

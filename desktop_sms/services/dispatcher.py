@@ -70,9 +70,20 @@ _MARK_SENT = (
     .where(_OUT.id == bindparam("b_id"), _OUT.state == "sending",
            _OUT.claimed_by == bindparam("b_desktop"))
     .values(state="sent", provider_sid=bindparam("b_sid"), provider_status=bindparam("b_status"),
-            sent_at=bindparam("b_now", type_=_OUT.sent_at.type),
+            sent_at=bindparam("b_sent", type_=_OUT.sent_at.type),
             status_updated_at=bindparam("b_now", type_=_OUT.sent_at.type), lease_until=None,
             next_attempt_at=None, error_code=None, error_message=None, verify_since=None))
+
+
+def provider_sent_at(message: ProviderMessage, fallback: datetime) -> datetime:
+    """When a text was sent, by Twilio's clock: its `date_sent`, else its `date_created`
+    (Twilio's answer to the create request), else `fallback` (this desktop's clock).
+
+    Replies are dated by Twilio, so matching the latest text before a reply compares
+    Twilio's times with Twilio's times even when this desktop's clock is off
+    (docs/media_and_clocks.md). Aware UTC.
+    """
+    return message.date_sent or message.date_created or fallback
 
 
 def new_desktop_id() -> str:
@@ -489,7 +500,8 @@ class Dispatcher:
             for message_id, _to, message in sent:
                 result = s.execute(_MARK_SENT, {"b_id": message_id, "b_desktop": self.desktop_id,
                                                 "b_sid": message.sid, "b_status": message.status,
-                                                "b_now": now})
+                                                "b_now": now,
+                                                "b_sent": provider_sent_at(message, now)})
                 if result.rowcount != 1:  # type: ignore[attr-defined]
                     # Our lease ran out and another desktop reconciled the row meanwhile: it
                     # found this very message at the provider (same body, same recipient).

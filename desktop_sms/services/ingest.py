@@ -80,9 +80,20 @@ log = logging.getLogger(__name__)
 ATTACHMENTS_FOLDER = "SMS Attachments"
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
 MAX_MEDIA_ATTEMPTS = 8  # then the item is given up (fetch_error says why)
-# How long after storing a reply its attachment list is read again while fewer attachments are
-# listed than its num_media announces (docs/set_aside.md).
-MEDIA_LISTING_WINDOW = timedelta(hours=24)
+# Media pending (docs/media_and_clocks.md): Twilio can list an MMS before its photos are in
+# its media list. The list is asked again after 30 s, 1, 2, 4 … minutes (at most hourly)
+# until every photo `num_media` counts is there or MEDIA_PENDING_LIMIT has passed since the
+# message was stored; then the missing ones are given up ("photo could not be downloaded").
+MEDIA_RETRY_FIRST = timedelta(seconds=30)
+MEDIA_RETRY_MAX = timedelta(hours=1)
+MEDIA_PENDING_LIMIT = timedelta(hours=24)
+
+
+def media_retry_delay(attempts: int) -> timedelta:
+    """How long to wait before asking for a message's media again after `attempts` tries
+    (0 after the first listing): 30 s doubling, capped at one hour."""
+    factor: int = 2 ** min(max(attempts, 0), 20)
+    return min(MEDIA_RETRY_FIRST * factor, MEDIA_RETRY_MAX)
 OPAQUE_TYPE = "application/octet-stream"
 
 # Content type -> extension. Names never come from the sender.
@@ -579,7 +590,8 @@ class InboundIngest:
         return got
 
     def fetch_media(self, provider: SmsProvider, message_sid: str,
-                    skip: frozenset[str] = frozenset()) -> tuple[list[FetchedMedia], bool]:
+                    skip: set[str] | frozenset[str] = frozenset()
+                    ) -> tuple[list[FetchedMedia], bool]:
         """(fetched media, listed) — listed is False when the list itself failed transiently.
         Attachments whose stored key (`storage_key`) is in `skip` are not downloaded again."""
         try:
@@ -642,10 +654,10 @@ class InboundIngest:
             fetched, listed = self.fetch_media(provider, message.sid)
         now = self.clock()
         received_at = message.date_sent or message.date_created or now
-        # Fewer attachments listed than the message announces (Twilio may still be storing
-        # them): keep listing on later polls for MEDIA_LISTING_WINDOW rather than lose them.
+        # Fewer media listed than num_media counts: the photos come later (retried with
+        # back-off, see retry_pending_media).
         pending = (not listed or any(f.pending for f in fetched)
-                   or (message.num_media > 0 and len(fetched) < message.num_media))
+                   or len(fetched) < message.num_media)
         keyword = classify_keyword(message.body)
         body, truncated = cap_body(storable_text(message.body or ""))
         truncated = truncated or cut_before  # cut when it was kept (set aside), not just now
@@ -670,6 +682,9 @@ class InboundIngest:
                 "received_at": received_at, "stored_at": now,
                 "num_media": media_count(max(message.num_media, len(fetched))),
                 "media_pending": pending,
+                "media_attempts": 0,
+                "media_retry_at": now + media_retry_delay(0) if pending else None,
+                "media_missing": 0,
                 "needs_review": not decisions, "matching_mode": str(mode),
             }).scalar()
             if inbound_id is None:
@@ -837,10 +852,16 @@ class InboundIngest:
 
     # --- media retries -------------------------------------------------------------------
     def retry_pending_media(self, provider: SmsProvider, limit: int = 50) -> list[int]:
-        """Fetch media that failed earlier; returns the ids of messages whose media are now done."""
+        """Ask again for the media of messages whose media are pending and due (back-off:
+        `media_retry_delay`); returns the ids of messages whose media are now done (all
+        fetched, or the missing ones given up after MEDIA_PENDING_LIMIT)."""
+        now = self.clock()
         with self.db.session() as s:
             ids = list(s.scalars(select(InboundMessage.id).where(
-                InboundMessage.media_pending.is_(True)).order_by(InboundMessage.id).limit(limit)))
+                InboundMessage.media_pending.is_(True),
+                (InboundMessage.media_retry_at.is_(None))
+                | (InboundMessage.media_retry_at <= now))
+                .order_by(InboundMessage.id).limit(limit)))
         done: list[int] = []
         for inbound_id in ids:
             if self._retry_one(provider, inbound_id):
@@ -853,25 +874,23 @@ class InboundIngest:
             if inbound is None or not inbound.media_pending:
                 return False
             sid = inbound.provider_sid
-            announced, stored_at = inbound.num_media, inbound.stored_at
+            expected, attempts = inbound.num_media, inbound.media_attempts or 0
+            expired = self.clock() >= inbound.stored_at + MEDIA_PENDING_LIMIT
             rows = {m.provider_media_sid: (m.content_type, m.data is None and not m.rejected
                                            and m.fetch_attempts < MAX_MEDIA_ATTEMPTS)
                     for m in s.scalars(select(InboundMedia).where(
                         InboundMedia.inbound_id == inbound_id))}
+        if expired:
+            return self._give_up_media(inbound_id, sid)
         new_items: list[FetchedMedia] = []
         retried: list[FetchedMedia] = []
         listed = True
-        if not rows or (len(rows) < announced
-                        and self.clock() - stored_at < MEDIA_LISTING_WINDOW):
-            # None or fewer attachments known than announced: list again, fetch only new ones.
-            new_items, listed = self.fetch_media(provider, sid, frozenset(rows))
-        if rows:
-            for media_sid, (ctype, wanted) in rows.items():
-                if wanted:
-                    item = MediaItem(sid=media_sid, message_sid=sid, content_type=ctype)
-                    retried.append(self.fetch_one(provider, item))
-        if not listed:
-            return False
+        if len(rows) < expected:  # photos not listed yet: ask for the list again
+            new_items, listed = self.fetch_media(provider, sid, skip=set(rows))
+        for media_sid, (ctype, wanted) in rows.items():
+            if wanted:
+                item = MediaItem(sid=media_sid, message_sid=sid, content_type=ctype)
+                retried.append(self.fetch_one(provider, item))
         now = self.clock()
         with self.db.transaction() as s:
             inbound = s.get(InboundMessage, inbound_id)
@@ -901,9 +920,9 @@ class InboundIngest:
             s.expire_all()
             media = list(s.scalars(select(InboundMedia).where(
                 InboundMedia.inbound_id == inbound_id).order_by(InboundMedia.id)))
-            still = any(m.data is None and not m.rejected and m.fetch_attempts < MAX_MEDIA_ATTEMPTS
-                        for m in media) or (len(media) < inbound.num_media
-                                            and now - inbound.stored_at < MEDIA_LISTING_WINDOW)
+            still = (not listed or len(media) < inbound.num_media
+                     or any(m.data is None and not m.rejected
+                            and m.fetch_attempts < MAX_MEDIA_ATTEMPTS for m in media))
             # Documents for each active link: only media no document was made for yet, so a
             # second desktop retrying the same message adds nothing.
             links = list(s.scalars(select(MessageLink).where(
@@ -920,6 +939,28 @@ class InboundIngest:
                               [m for m in media if m.id not in have], now)
             inbound.media_pending = still
             inbound.num_media = max(inbound.num_media, len(media))
+            inbound.media_attempts = attempts + 1
+            inbound.media_retry_at = now + media_retry_delay(attempts + 1) if still else None
+            if not still:
+                inbound.media_missing = max(0, inbound.num_media
+                                            - sum(1 for m in media if m.data is not None))
         log.info("media of inbound %s retried: %s", sid, "pending" if still else "done")
         return not still
+
+    def _give_up_media(self, inbound_id: int, sid: str) -> bool:
+        """The limit passed: stop asking; the attachments without bytes are counted missing
+        (the Received Log says "photo could not be downloaded"). Always True (done)."""
+        with self.db.transaction() as s:
+            inbound = s.get(InboundMessage, inbound_id)
+            if inbound is None or not inbound.media_pending:
+                return False
+            have = int(s.scalar(select(func.count(InboundMedia.id)).where(
+                InboundMedia.inbound_id == inbound_id, InboundMedia.data.is_not(None))) or 0)
+            inbound.media_pending = False
+            inbound.media_retry_at = None
+            inbound.media_missing = max(0, inbound.num_media - have)
+            missing = inbound.media_missing
+        log.warning("media of inbound %s given up after %s: %d missing", sid,
+                    MEDIA_PENDING_LIMIT, missing)
+        return True
 

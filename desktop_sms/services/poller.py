@@ -65,6 +65,14 @@ class PollReport:
     media_completed_ids: list[int] = field(default_factory=list)
     retry_after: float | None = None  # the provider asked to wait this many seconds
     set_aside_sids: list[str] = field(default_factory=list)  # could not be filed: set aside
+    # Seconds this desktop's clock is ahead of Twilio's (negative: behind), from the `Date`
+    # header of the poll's last answer; None when no answer was dated.
+    clock_skew_s: float | None = None
+
+    @property
+    def clock_warning(self) -> str | None:
+        """The status bar's sentence when the clocks differ by more than a minute."""
+        return clock_skew_warning(self.clock_skew_s)
 
     @property
     def ok(self) -> bool:
@@ -88,11 +96,32 @@ class _Acc:
     errors: list[str] = field(default_factory=list)
     retry_after: float | None = None
     set_aside_sids: list[str] = field(default_factory=list)
+    clock_skew_s: float | None = None
 
     def provider_error(self, context: str, exc: ProviderError) -> None:
         self.errors.append(f"{context}: {exc.sentence}")
         if exc.retry_after is not None:
             self.retry_after = max(self.retry_after or 0.0, exc.retry_after)
+
+
+CLOCK_SKEW_LIMIT = timedelta(minutes=1)
+
+
+def clock_skew_warning(skew_s: float | None) -> str | None:
+    """A sentence for the status bar when this desktop's clock differs from Twilio's by more
+    than CLOCK_SKEW_LIMIT (`skew_s`: seconds ahead, negative when behind); None otherwise.
+
+    Filing compares Twilio's times with Twilio's times, so replies still go to the right
+    case; the warning is for the times people read and type (docs/media_and_clocks.md).
+    """
+    if skew_s is None or abs(skew_s) <= CLOCK_SKEW_LIMIT.total_seconds():
+        return None
+    minutes = abs(skew_s) / 60
+    amount = (f"{round(minutes)} minutes" if minutes >= 1.5 else "about a minute"
+              ) if minutes < 120 else f"{minutes / 60:.1f} hours"
+    way = "ahead of" if skew_s > 0 else "behind"
+    return (f"This computer's clock is {amount} {way} Twilio's; set the computer's time "
+            "automatically (Windows: Settings → Time & language → Date & time).")
 
 
 def _received_at(message: ProviderMessage) -> datetime:
@@ -155,6 +184,9 @@ class Poller:
         except ProviderError as exc:
             acc.provider_error("Refreshing delivery status", exc)
         self._refresh_held(provider, acc)
+        answered_on = provider.server_date()
+        if answered_on is not None:
+            acc.clock_skew_s = (self.clock() - answered_on).total_seconds()
         return self._report(acc)
 
     def _refresh_held(self, provider: SmsProvider, acc: _Acc) -> None:
@@ -175,7 +207,7 @@ class Poller:
             updated_outbound_ids=acc.updated_outbound_ids, errors=acc.errors,
             finished_at=self.clock(), needs_review_ids=acc.needs_review_ids,
             media_completed_ids=acc.media_completed_ids, retry_after=acc.retry_after,
-            set_aside_sids=acc.set_aside_sids)
+            set_aside_sids=acc.set_aside_sids, clock_skew_s=acc.clock_skew_s)
 
     # --- inbound -------------------------------------------------------------------------
     def cursor(self, number: str) -> datetime | None:
@@ -307,18 +339,22 @@ class Poller:
 
     # --- outbound status -----------------------------------------------------------------
     def refresh_outbound(self, provider: SmsProvider, acc: _Acc | None = None) -> list[int]:
-        """Fetch recent accepted-but-not-final outbound messages and record their new status."""
+        """Fetch recent accepted-but-not-final outbound messages and record their new status.
+
+        Also fills in the provider's time of sending (`date_sent`, else `date_created`) where
+        the stored one differs, e.g. a text sent before the send time came from Twilio's
+        answer, when this desktop's clock was off (docs/media_and_clocks.md)."""
         acc = acc if acc is not None else _Acc()
         now = self.clock()
         with self.db.session() as s:
             rows = s.execute(select(OutboundMessage.id, OutboundMessage.provider_sid,
-                                    OutboundMessage.provider_status)
+                                    OutboundMessage.provider_status, OutboundMessage.sent_at)
                              .where(OutboundMessage.state == OutboundState.SENT.value,
                                     OutboundMessage.provider_sid.is_not(None),
                                     OutboundMessage.sent_at >= now - STATUS_REFRESH_WINDOW)
                              .order_by(OutboundMessage.sent_at)).all()
         updated: list[int] = []
-        for message_id, sid, old_status in rows:
+        for message_id, sid, old_status, old_sent_at in rows:
             try:
                 fetched = provider.fetch(str(sid))
             except NotFoundError:
@@ -326,6 +362,10 @@ class Poller:
             new_state = outbound_state_from_twilio(fetched.status)
             values: dict[str, Any] = {"provider_status": fetched.status[:20],
                                       "status_updated_at": now}
+            provider_time = fetched.date_sent or fetched.date_created
+            retimed = provider_time is not None and provider_time != old_sent_at
+            if retimed:
+                values["sent_at"] = provider_time
             advance = new_state is not None and may_advance(OutboundState.SENT, new_state)
             if advance:
                 assert new_state is not None
@@ -333,7 +373,7 @@ class Poller:
                 if fetched.error_code:
                     values["error_code"] = fetched.error_code
                     values["error_message"] = fetched.error_message
-            elif fetched.status == old_status:
+            elif fetched.status == old_status and not retimed:
                 continue
             with self.db.transaction() as s:
                 changed = s.execute(update(OutboundMessage).where(

@@ -57,6 +57,17 @@ class ReceivedRow:
     needs_review: bool
     links: tuple[LinkInfo, ...]
     truncated: bool = False  # the text was cut to the storage cap
+    media_missing: int = 0  # attachments given up after the media-pending limit
+
+    @property
+    def media_note(self) -> str:
+        """'photo could not be downloaded' (or 'N photos …') when attachments were given up
+        (docs/media_and_clocks.md); '' otherwise."""
+        if self.media_missing <= 0:
+            return ""
+        if self.media_missing == 1:
+            return "photo could not be downloaded"
+        return f"{self.media_missing} photos could not be downloaded"
 
     @property
     def case_numbers(self) -> list[str]:
@@ -206,7 +217,7 @@ class ReceivedLog:
         display = sender_display(m.from_e164, m.from_raw, region)
         return ReceivedRow(m.id, m.received_at, m.from_raw, m.from_e164, display, m.to_number,
                            m.body, m.num_media, m.media_pending, m.needs_review, links,
-                           bool(m.body_truncated))
+                           bool(m.body_truncated), int(m.media_missing or 0))
 
     # --- set aside -----------------------------------------------------------------------
     def set_aside_rows(self, limit: int = 500) -> list[SetAsideRow]:

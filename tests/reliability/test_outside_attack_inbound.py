@@ -297,9 +297,9 @@ def test_try_again_on_a_reply_whose_text_was_not_kept_fetches_it_from_the_provid
 def test_attachments_listed_late_are_still_fetched(office: Services, clock: FakeClock) -> None:
     """A reply announcing a picture whose attachment list is still empty when first polled
     (Twilio may still be storing it): the picture is fetched on a later poll, not lost; and
-    after MEDIA_LISTING_WINDOW an attachment that never appears stops being asked for."""
+    after MEDIA_PENDING_LIMIT an attachment that never appears stops being asked for."""
     from desktop_sms.db.models import InboundMedia
-    from desktop_sms.services.ingest import MEDIA_LISTING_WINDOW
+    from desktop_sms.services.ingest import MEDIA_PENDING_LIMIT
 
     with SandboxServer(port=0, clock=clock) as server:
         provider = TwilioProvider(*server.credentials, api_base_url=server.base_url, timeout=5.0)
@@ -327,7 +327,7 @@ def test_attachments_listed_late_are_still_fetched(office: Services, clock: Fake
                 InboundMessage.body == "see photo")) is False
             assert s.scalar(select(InboundMessage.media_pending).where(
                 InboundMessage.body == "never comes")) is True
-        clock.advance(seconds=MEDIA_LISTING_WINDOW.total_seconds())
+        clock.advance(seconds=MEDIA_PENDING_LIMIT.total_seconds())
         poller.poll_once()
         with office.db.session() as s:
             assert s.scalar(select(InboundMessage.media_pending).where(

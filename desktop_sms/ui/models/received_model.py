@@ -64,6 +64,8 @@ class ReceivedTableModel(QAbstractTableModel):
         media = str(r.media_count) if r.media_count else ""
         if r.media_pending:
             media = f"{media} (fetching)" if media else "fetching"
+        elif r.media_note:
+            media = f"{media} ({r.media_note})" if media else r.media_note
         return (local_time(r.received_at), r.from_display, one_line(r.text), media,
                 ", ".join(r.case_numbers), ", ".join(lk.rule_label for lk in r.links),
                 NEEDS_REVIEW if r.needs_review else "")

@@ -279,6 +279,14 @@ class MainWindow(QMainWindow):
         self.error_label.setObjectName("statusErrorLabel")
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         status.addWidget(self.error_label, 1)
+        # This desktop's clock against Twilio's (docs/media_and_clocks.md): shown only when
+        # they differ by more than a minute.
+        self.clock_label = QLabel()
+        self.clock_label.setObjectName("clockSkewLabel")
+        self.clock_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.clock_label.setVisible(False)
+        status.addPermanentWidget(self.clock_label)
+        self.background.polled.connect(self._on_polled_clock)
         status.addPermanentWidget(self.poll_label)
         status.addPermanentWidget(self.provider_label)
         provider = str(self.services.settings.get("provider"))
@@ -298,6 +306,19 @@ class MainWindow(QMainWindow):
         local = when.astimezone() if when.tzinfo else when
         self.poll_label.setText(f"Last poll: {local.strftime('%H:%M:%S')}")
         self.poll_label.setToolTip(local.strftime("%Y-%m-%d %H:%M:%S"))
+
+    def set_clock_warning(self, text: str | None) -> None:
+        """Warn that this computer's clock differs from Twilio's (None hides the warning)."""
+        self.clock_label.setText(f"⚠ Clock: {text}" if text else "")
+        self.clock_label.setToolTip(text or "")
+        self.clock_label.setVisible(bool(text))
+
+    def _on_polled_clock(self, report: object) -> None:
+        # A poll whose answers carried no Date header says nothing: keep what is shown.
+        if getattr(report, "clock_skew_s", None) is None:
+            return
+        warning = getattr(report, "clock_warning", None)
+        self.set_clock_warning(warning if isinstance(warning, str) else None)
 
     def set_last_error(self, text: str | None) -> None:
         """Show the last error (None clears it)."""

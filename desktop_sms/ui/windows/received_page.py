@@ -297,6 +297,8 @@ class ReceivedPage(QWidget):
         else:
             media = f" · {msg.media_count} attachment{'s' if msg.media_count != 1 else ''}" \
                 if msg.media_count else ""
+            if msg.media_note:
+                media += f" · {msg.media_note}"
             review = " · needs review" if msg.needs_review else ""
             cut = " · truncated: the text was longer than 64 KB" if msg.truncated else ""
             self.detail_heading.setText(f"From {msg.from_display} to {msg.to_number}, "
