@@ -17,7 +17,7 @@ from typing import cast
 from sqlalchemy import Table, func, insert, select, update
 
 from desktop_sms.db.database import Database
-from desktop_sms.db.models import Matter, OptOut, OutboundBatch, OutboundMessage, User
+from desktop_sms.db.models import Matter, OutboundBatch, OutboundMessage, User
 from desktop_sms.domain.phones import format_display
 from desktop_sms.domain.segments import (
     GSM7_EXTENSION,
@@ -30,7 +30,7 @@ from desktop_sms.domain.states import CANCELABLE_STATES, OutboundState
 from desktop_sms.domain.templates import TemplateError, fill, validate_template
 from desktop_sms.services import audit
 from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
-from desktop_sms.services.consent import quiet_policy
+from desktop_sms.services.consent import opt_out_key, opted_out_keys, quiet_policy
 from desktop_sms.services.outbound import OutboundService
 from desktop_sms.services.settings import SettingsService
 from desktop_sms.services.templates import TemplateService, merge_values
@@ -195,11 +195,10 @@ class BatchService:
                                             Matter.consent).where(Matter.id.in_(chunk))):
                     matters[row[0]] = (row[1], row[2], row[3], row[4], row[5])
             numbers = sorted({m[3] for m in matters.values() if m[3]})
-            stopped: set[str] = set()
+            stopped_keys: set[str] = set()  # compared by line ("+521…" and "+52…" are one)
             for start in range(0, len(numbers), _CHUNK):
-                stopped.update(s.scalars(select(OptOut.phone_e164).where(
-                    OptOut.phone_e164.in_(numbers[start:start + _CHUNK]),
-                    OptOut.opted_out.is_(True))))
+                stopped_keys |= opted_out_keys(s, numbers[start:start + _CHUNK])
+            stopped = {n for n in numbers if opt_out_key(n) in stopped_keys}
         missing = [i for i in ids if i not in matters]
         if missing:
             raise NotFound(f"There is no case with id {missing[0]}.")
