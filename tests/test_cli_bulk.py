@@ -65,6 +65,7 @@ def test_send_with_a_template_fills_it_for_the_case(cli_db: str, sandbox_server:
     assert code == 0, err
     assert out.startswith("out-")
     assert [m["body"] for m in sandbox_server.messages()] == ["Hi Maria, court is closed."]
+    run(capsys, "--db", cli_db, "settings", "set", "office_name", "")  # default: "our law office"
     run(capsys, "--db", cli_db, "templates", "add", "Signed", "--body", "From {office_name}")
     code, _, err = run(capsys, "--db", cli_db, "send", "--case", "24-000001", "--template",
                        "Signed")

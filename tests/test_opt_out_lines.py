@@ -57,6 +57,7 @@ def test_a_stop_from_the_old_form_blocks_and_cancels_texts_to_the_stored_number(
     assert status.opted_out and status.number(MOBILE) is not None
     assert status.number(OLD_FORM) == status.number(MOBILE)
     assert svc.consent.opted_out_matters([office.matter_id]) == {office.matter_id}
+    assert [r.texts for r in svc.matters.page() if r.id == office.matter_id] == ["Opted out"]
     preview = svc.batches.preview(office.staff, [office.matter_id], body="Court is closed")
     assert [r.reason for r in preview.recipients] == ["opted out"]
     office.clock.advance(days=1, minutes=1)
