@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from desktop_sms.db.models import OptOut, OutboundMessage
+from desktop_sms.db.database import Database
+from desktop_sms.db.models import OptOut, OutboundMessage, Setting
 from desktop_sms.services.consent import CANCEL_REASON, OptedOutClient, opt_out_key
 from desktop_sms.services.matters import MatterInput
 from desktop_sms.services.outbound import OptedOutNumber, is_opted_out, record_opt_out
@@ -122,3 +123,29 @@ def test_a_yes_from_the_old_form_answers_the_consent_request(office: Office) -> 
     status = svc.consent.status(office.matter_id)
     assert status.consent == "yes"
     assert [e.method for e in status.history][-1] == "text_reply"
+
+
+def test_the_migration_keys_existing_opt_outs_and_drops_the_old_setting(db: Database) -> None:
+    from alembic import command
+
+    from desktop_sms.db.migrate import alembic_config
+
+    config = alembic_config(db.url)
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+        # As written before revision 0012: two forms of one line that disagree, the START from
+        # the stored form being the newer event, and the stand-in quiet-hours setting.
+        conn.execute(text(
+            "INSERT INTO opt_outs (phone_e164, opted_out, source, changed_at) VALUES "
+            "(:old, :t, 'keyword', '2026-03-01 10:00:00'), "
+            "(:new, :f, 'keyword', '2026-03-02 10:00:00')"),
+            {"old": OLD_FORM, "new": MOBILE, "t": True, "f": False})
+        conn.execute(text("INSERT INTO settings (key, value, updated_at) VALUES "
+                          "('client_quiet_hours', '21:00-08:00', '2026-03-01 10:00:00')"))
+        command.upgrade(config, "head")
+    with db.session() as s:
+        rows = {r.phone_e164: (r.phone_key, r.opted_out) for r in s.scalars(select(OptOut))}
+        assert rows == {OLD_FORM: (MOBILE, False), MOBILE: (MOBILE, False)}
+        assert not is_opted_out(s, OLD_FORM)
+        assert s.scalar(select(Setting.value).where(Setting.key == "client_quiet_hours")) is None
