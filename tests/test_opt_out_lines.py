@@ -100,6 +100,21 @@ def test_start_from_the_stored_form_opts_the_whole_line_back_in(office: Office) 
     assert svc.dispatcher.run_due().sent
 
 
+def test_a_late_stop_from_a_form_never_stored_does_not_undo_a_newer_start(
+        office: Office) -> None:
+    svc = office.services
+    with svc.db.transaction() as s:
+        record_opt_out(s, MOBILE, False, "keyword", office.clock())
+    with svc.db.transaction() as s:
+        record_opt_out(s, OLD_FORM, True, "keyword", office.clock() - timedelta(minutes=1))
+    with svc.db.session() as s:
+        assert not is_opted_out(s, OLD_FORM) and not is_opted_out(s, MOBILE)
+    with svc.db.transaction() as s:  # a newer STOP from it does count, for the whole line
+        record_opt_out(s, OLD_FORM, True, "keyword", office.clock() + timedelta(minutes=1))
+    with svc.db.session() as s:
+        assert is_opted_out(s, MOBILE)
+
+
 def test_client_scope_blocks_the_home_number_after_a_stop_from_the_old_form(
         office: Office) -> None:
     _mexican_client(office, home="(212) 555-0177")

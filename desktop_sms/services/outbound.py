@@ -91,6 +91,12 @@ def record_opt_out(session: Session, e164: str, opted_out: bool, source: str, at
     newer one (replies can be filed out of order by several desktops). Every stored form of
     the same line (`opt_out_key`) is brought to this event too, so they never disagree."""
     key = consent.opt_out_key(e164)
+    newest = session.execute(select(OptOut.opted_out, OptOut.source, OptOut.changed_at)
+                             .where(OptOut.phone_key == key)
+                             .order_by(OptOut.changed_at.desc()).limit(1)).first()
+    if newest is not None and newest[2] > at:
+        # The line has a newer event (from another form of it): this number takes that one.
+        opted_out, source, at, inbound_id = bool(newest[0]), str(newest[1]), newest[2], None
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(OptOut).values(phone_e164=e164, phone_key=key, opted_out=opted_out,
