@@ -27,6 +27,9 @@ def cli_db(db_url: str, tmp_path: Path, sandbox_server: SandboxServer,
     assert main(["--db", db_url, "users", "add", "boss", "--name", "Boss"]) == 0
     assert main(["--db", db_url, "settings", "set", "office_numbers", "+12125550100"]) == 0
     assert main(["--db", db_url, "settings", "set", "max_messages_per_second", "100"]) == 0
+    # The command line runs on the wall clock: quiet hours (tested with injected clocks in
+    # test_templates_batches.py and test_consent.py) would make these tests depend on the hour.
+    assert main(["--db", db_url, "settings", "set", "quiet_hours", "off"]) == 0
     path = tmp_path / "cases.csv"
     path.write_text(CSV, encoding="utf-8")
     assert main(["--db", db_url, "import-cases", str(path)]) == 0
@@ -62,6 +65,7 @@ def test_send_with_a_template_fills_it_for_the_case(cli_db: str, sandbox_server:
     assert code == 0, err
     assert out.startswith("out-")
     assert [m["body"] for m in sandbox_server.messages()] == ["Hi Maria, court is closed."]
+    run(capsys, "--db", cli_db, "settings", "set", "office_name", "")  # default: "our law office"
     run(capsys, "--db", cli_db, "templates", "add", "Signed", "--body", "From {office_name}")
     code, _, err = run(capsys, "--db", cli_db, "send", "--case", "24-000001", "--template",
                        "Signed")

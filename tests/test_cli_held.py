@@ -31,6 +31,9 @@ def cli_db(db_url: str, tmp_path: Path, sandbox_server: SandboxServer,
     assert main(["--db", db_url, "users", "add", "boss", "--name", "Boss"]) == 0
     assert main(["--db", db_url, "settings", "set", "office_numbers", "+12125550100"]) == 0
     assert main(["--db", db_url, "settings", "set", "messaging_service_sid", SERVICE_SID]) == 0
+    # The command line runs on the wall clock: quiet hours (tested with injected clocks in
+    # test_consent.py) would make this test depend on the hour.
+    assert main(["--db", db_url, "settings", "set", "quiet_hours", "off"]) == 0
     path = tmp_path / "cases.csv"
     path.write_text(CSV, encoding="utf-8")
     assert main(["--db", db_url, "import-cases", str(path)]) == 0

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import OutboundMessage
-from desktop_sms.domain.quiet_window import last_allowed_before, next_allowed_at
+from desktop_sms.domain.quiet_hours import QuietPolicy, parse_window
 from desktop_sms.domain.reminders import ReminderSpec
 from desktop_sms.services.common import ValidationError
 from desktop_sms.services.dispatcher import Dispatcher
@@ -32,22 +32,33 @@ def _outbound(db: Database) -> list[OutboundMessage]:
         return list(s.scalars(select(OutboundMessage).order_by(OutboundMessage.send_at)))
 
 
-def test_quiet_window_moves_a_time_to_the_last_allowed_minute_before() -> None:
-    start, end = datetime.strptime("21:00", "%H:%M").time(), datetime.strptime("08:00",
-                                                                               "%H:%M").time()
+def test_quiet_hours_move_a_time_to_the_last_allowed_minute_before() -> None:
+    policy = QuietPolicy(parse_window("21:00-08:00"), strict_states=False, office_tz=UTC)
+    ny_number = "+12125550123"  # New York: the recipient's own zone, not the office's (UTC)
     at_7 = datetime(2026, 3, 10, 7, 0, tzinfo=NY)
-    assert last_allowed_before(at_7, start, end, NY) == datetime(2026, 3, 9, 20, 59, tzinfo=NY)
+    assert policy.last_allowed_before(at_7, ny_number) == datetime(2026, 3, 9, 20, 59, tzinfo=NY)
     at_22 = datetime(2026, 3, 10, 22, 0, tzinfo=NY)
-    assert last_allowed_before(at_22, start, end, NY) == datetime(2026, 3, 10, 20, 59, tzinfo=NY)
-    assert next_allowed_at(at_22, start, end, NY) == datetime(2026, 3, 11, 8, 0, tzinfo=NY)
+    assert policy.last_allowed_before(at_22, ny_number) == datetime(2026, 3, 10, 20, 59,
+                                                                     tzinfo=NY)
+    assert policy.next_allowed(at_22, ny_number) == datetime(2026, 3, 11, 8, 0, tzinfo=NY)
     noon = datetime(2026, 3, 10, 12, 0, tzinfo=NY)
-    assert last_allowed_before(noon, start, end, NY) == noon.astimezone(UTC)
+    assert policy.last_allowed_before(noon, ny_number) == noon
+    # Florida under the stricter state windows: quiet from 20:00, so 19:59.
+    strict = QuietPolicy(parse_window("21:00-08:00"), strict_states=True, office_tz=UTC)
+    miami = "+13055550123"
+    at_2030 = datetime(2026, 3, 10, 20, 30, tzinfo=NY)
+    assert strict.last_allowed_before(at_2030, miami) == datetime(2026, 3, 10, 19, 59, tzinfo=NY)
+    assert policy.last_allowed_before(at_2030, miami) == at_2030
+    # Off: nothing moves.
+    off = QuietPolicy(None, strict_states=False, office_tz=UTC)
+    assert off.last_allowed_before(at_7, ny_number) == at_7
 
 
 def test_client_reminders_are_sent_once_each_across_desktops(office: Office,
                                                              db_url: str) -> None:
     svc = office.services
     svc.settings.set(office.admin, "overdue_grace_minutes", "60")
+    svc.settings.set(office.admin, "quiet_hours", "off")  # 7:30 would move (tested below)
     hearing = datetime(2026, 3, 4, 9, 30, tzinfo=NY)  # now is Mar 2, 10:00 in New York
     item = _event(office, hearing)
     lines = svc.client_reminders.set_for_item(
@@ -104,12 +115,19 @@ def test_deleting_the_event_cancels_its_reminders(office: Office) -> None:
 
 def test_a_reminder_in_quiet_hours_goes_at_the_last_allowed_time_before(office: Office) -> None:
     svc = office.services
-    svc.settings.set(office.admin, "client_quiet_hours", "21:00-08:00")
+    # The office's own quiet hours (default 21:00-08:00), in the client's zone (New York)
+    # although the office's zone is elsewhere.
+    svc.settings.set(office.admin, "office_time_zone", "Europe/London")
     item = _event(office, datetime(2026, 3, 4, 9, 0, tzinfo=NY))
     [line] = svc.client_reminders.set_for_item(office.staff, item,
                                                [ReminderSpec.before(2, "hours")])  # 7:00
     assert line.remind_at == datetime(2026, 3, 3, 20, 59, tzinfo=NY)
     assert [m.send_at for m in _outbound(svc.db)] == [datetime(2026, 3, 3, 20, 59, tzinfo=NY)]
+    # Quiet hours off: the reminder goes at its own time.
+    svc.settings.set(office.admin, "quiet_hours", "off")
+    [line] = svc.client_reminders.set_for_item(office.staff, item,
+                                               [ReminderSpec.before(2, "hours")])
+    assert line.remind_at == datetime(2026, 3, 4, 7, 0, tzinfo=NY)
 
 
 def test_a_reminder_that_cannot_go_is_kept_with_its_reason(office: Office) -> None:

@@ -7,7 +7,7 @@ every desktop is off.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from desktop_sms.providers.sandbox_server import SandboxServer
 from desktop_sms.providers.twilio_provider import TwilioProvider
 from desktop_sms.services.common import ValidationError
 from desktop_sms.services.held import HeldTexts, cancel_held_for, hold_decision
+from desktop_sms.services.matters import MatterInput
 from tests.helpers.clock import FakeClock
 from tests.helpers.outbound_fixtures import Office, make_office
 
@@ -303,7 +304,8 @@ def test_held_rows_are_listed_with_their_sid(held_office: Office) -> None:
 
     message_id = schedule(held_office, timedelta(hours=2))
     held_office.services.dispatcher.run_due()
-    [listed] = [r for r in list_messages(held_office.services.db) if r["id"] == f"out-{message_id}"]
+    [listed] = [r for r in list_messages(held_office.services.db, actor=held_office.staff)
+                if r["id"] == f"out-{message_id}"]
     assert listed["status"] == "held" and str(listed["provider_sid"]).startswith("SM")
     with held_office.services.db.session() as s:
         assert s.scalar(select(OutboundMessage.provider_status)) == "scheduled"
@@ -396,3 +398,62 @@ def test_a_lost_hand_over_found_after_twilio_sent_it_takes_its_real_state(
     assert (msg.state, msg.provider_sid) == ("delivered", created.sid)
     assert msg.sent_at == claim.send_at
     assert len(outbound_at_server(server)) == 1
+
+
+HOME = "+12125550177"
+
+
+def _with_home(office: Office, mobile: str = "(212) 555-0123") -> None:
+    office.services.matters.save(office.admin, MatterInput(
+        "25-000001", "Maria Garcia", "intake", mobile=mobile, home="(212) 555-0177",
+        intake_date=date(2026, 1, 5), primary_username="pat"), office.matter_id)
+
+
+def _schedule_to(office: Office, to: str, ahead: timedelta) -> int:
+    return office.services.outbound.send(office.staff, office.matter_id, to,
+                                         "Court is on Monday at 9.",
+                                         send_at=office.clock() + ahead)
+
+
+@pytest.mark.parametrize("scope", ["client", "number"])
+def test_a_stop_from_the_mobile_cancels_held_texts_to_the_home_number_in_the_same_poll(
+        held_office: Office, server: SandboxServer, scope: str) -> None:
+    services = held_office.services
+    services.settings.set(held_office.admin, "opt_out_scope", scope)
+    _with_home(held_office)
+    to_home = _schedule_to(held_office, "(212) 555-0177", timedelta(hours=2))
+    to_mobile = _schedule_to(held_office, "(212) 555-0123", timedelta(hours=3))
+    services.dispatcher.run_due()
+    assert {row(held_office, i).state for i in (to_home, to_mobile)} == {"held"}
+    server.inject_inbound(CLIENT, OFFICE_NUMBER, "STOP")
+    services.poller.poll_once()  # one poll: the STOP is filed, then the held texts swept
+    assert row(held_office, to_mobile).state == "canceled"
+    home = row(held_office, to_home)
+    statuses = {str(m["to"]): m["status"] for m in outbound_at_server(server)}
+    if scope == "client":
+        assert home.state == "canceled"
+        assert home.error_message == ("The client replied STOP from another number; the text "
+                                      "held by Twilio was canceled.")
+        assert statuses == {CLIENT: "canceled", HOME: "canceled"}
+    else:  # Twilio's own rule: only the number that replied
+        assert home.state == "held"
+        assert statuses == {CLIENT: "canceled", HOME: "scheduled"}
+
+
+def test_a_stop_from_another_form_of_the_line_cancels_held_texts(
+        held_office: Office, server: SandboxServer) -> None:
+    services = held_office.services
+    services.settings.set(held_office.admin, "opt_out_scope", "number")
+    services.matters.save(held_office.admin, MatterInput(
+        "25-000001", "Maria Garcia", "intake", mobile="+52 55 1234 5678",
+        intake_date=date(2026, 1, 5), primary_username="pat"), held_office.matter_id)
+    message_id = _schedule_to(held_office, "+52 55 1234 5678", timedelta(hours=2))
+    services.dispatcher.run_due()
+    assert row(held_office, message_id).state == "held"
+    # Mexico's old mobile form of the same line replies STOP.
+    server.inject_inbound("+5215512345678", OFFICE_NUMBER, "STOP")
+    services.poller.poll_once()
+    msg = row(held_office, message_id)
+    assert msg.state == "canceled" and msg.error_message is not None
+    assert "STOP" in msg.error_message
+    assert [m["status"] for m in outbound_at_server(server)] == ["canceled"]

@@ -120,9 +120,13 @@ def test_an_empty_field_blocks_the_recipient_and_quiet_hours_block_the_batch(
     _zone(office)  # 15:00 UTC is 10:00 in New York
     with pytest.raises(ValidationError, match="Give either"):
         svc.batches.preview(office.staff, [office.matter_id])
+    svc.settings.set(office.admin, "office_name", "")  # the default is "our law office"
     preview = svc.batches.preview(office.staff, [office.matter_id], body="From {office_name}")
     assert preview.skipped[0].reason == "office name is empty"
-    svc.settings.set(office.admin, "client_quiet_hours", "09:00-12:00")
+    # The office's quiet-hours rule, in the recipient's zone: 10:00 in New York is quiet under
+    # 09:00-12:00 although the office's own zone (Tokyo, 00:00) is not.
+    svc.settings.set(office.admin, "quiet_hours", "09:00-12:00")
+    svc.settings.set(office.admin, "office_time_zone", "Asia/Tokyo")
     result = svc.batches.send(office.staff, [office.matter_id], body="Court is closed")
     assert result.batch_id is None
     assert [(x.status, x.reason) for x in result.lines] == [("skipped", "quiet hours")]

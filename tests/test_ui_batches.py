@@ -28,6 +28,7 @@ def test_the_template_picker_fills_the_text_for_the_case(qtbot: QtBot, ui_office
                                                          window: MainWindow) -> None:
     svc = ui_office.services
     svc.templates.save(ui_office.admin, "Closed", "Hi {client_first_name}, court is closed.")
+    svc.settings.set(ui_office.admin, "office_name", "")  # the default is "our law office"
     svc.templates.save(ui_office.admin, "Signed", "Thanks, {office_name}")  # no office name
     dialog = _compose(qtbot, window, ui_office.matter_id)
     qtbot.waitUntil(lambda: dialog.template_combo.count() == 3)

@@ -399,6 +399,10 @@ class OptOut(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_e164: Mapped[str] = mapped_column(String(20), unique=True)
+    # Same-line key of phone_e164 (domain.phones.line_key): opt-outs are compared by line, so
+    # a STOP from "+521…" blocks "+52…" (services/consent.opt_out_key).
+    phone_key: Mapped[str | None] = mapped_column(
+        String(20), index=True, default=_line_key_of("phone_e164"))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=True)
     source: Mapped[str] = mapped_column(String(20))  # keyword / provider
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

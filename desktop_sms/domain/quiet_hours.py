@@ -172,6 +172,38 @@ class QuietPolicy:
                 return candidate
         return candidate
 
+    def last_allowed_before(self, moment: datetime, e164: str) -> datetime:
+        """`moment` itself when texting is allowed then, else the last allowed minute before
+        the quiet hours it falls in (aware, in `moment`'s zone): one minute before the window
+        began in the recipient's zone (the evening before, for a moment after midnight). A
+        client reminder due at 07:00 under 21:00–08:00 goes at 20:59 the day before.
+
+        With several zones (an area spanning them) the earliest such minute wins, so the
+        result is allowed in every zone of the number.
+        """
+        window = self.window_for(e164)
+        if window is None:
+            return moment
+        zones = recipient_zones(e164, self.office_tz)
+        candidate = moment
+        for _ in range(4 * len(zones) + 2):
+            moved = False
+            for zone in zones:
+                local = candidate.astimezone(zone)
+                clock = local.time().replace(tzinfo=None)
+                if not window.contains(clock):
+                    continue
+                day = local.date()
+                if window.start > window.end and clock < window.end:
+                    day -= timedelta(days=1)  # after midnight: it began the evening before
+                begin = datetime.combine(day, window.start, tzinfo=zone)
+                candidate = min(candidate,
+                                (begin - timedelta(minutes=1)).astimezone(moment.tzinfo))
+                moved = True
+            if not moved:
+                return candidate
+        return candidate
+
     def local_label(self, moment: datetime, e164: str) -> str:
         """The moment in the recipient's first zone, e.g. "Tue 3 Mar 08:00 EST"."""
         zone = recipient_zones(e164, self.office_tz)[0]

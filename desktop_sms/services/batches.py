@@ -17,9 +17,8 @@ from typing import cast
 from sqlalchemy import Table, func, insert, select, update
 
 from desktop_sms.db.database import Database
-from desktop_sms.db.models import Matter, OptOut, OutboundBatch, OutboundMessage, User
+from desktop_sms.db.models import Matter, OutboundBatch, OutboundMessage, User
 from desktop_sms.domain.phones import format_display
-from desktop_sms.domain.quiet_window import in_quiet_window, parse_window
 from desktop_sms.domain.segments import (
     GSM7_EXTENSION,
     BodyError,
@@ -31,6 +30,7 @@ from desktop_sms.domain.states import CANCELABLE_STATES, OutboundState
 from desktop_sms.domain.templates import TemplateError, fill, validate_template
 from desktop_sms.services import audit
 from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
+from desktop_sms.services.consent import opt_out_key, opted_out_keys, quiet_policy
 from desktop_sms.services.outbound import OutboundService
 from desktop_sms.services.settings import SettingsService
 from desktop_sms.services.templates import TemplateService, merge_values
@@ -152,13 +152,6 @@ class BatchService:
         """Called after a batch is written or canceled."""
         self._listeners.append(listener)
 
-    def _zone(self) -> tzinfo:
-        if self.tz is None:
-            from desktop_sms.services.calendar import local_zone
-
-            self.tz = local_zone()
-        return self.tz
-
     # --- preview ----------------------------------------------------------------------
     def preview(self, actor: Actor, matter_ids: Sequence[int], *, body: str | None = None,
                 template_name: str | None = None,
@@ -166,7 +159,9 @@ class BatchService:
         """Fill the text for each matter and say who is skipped and why; writes nothing.
 
         Reasons: 'no consent', 'opted out', 'no mobile', 'invalid number', 'quiet hours'
-        (the office's client quiet hours at the sending time), a merge field left empty
+        (the sending time is inside the recipient's quiet hours: `quiet_hours` in the number's
+        own zone, stricter states with `quiet_hours_strict_states`, domain/quiet_hours.py;
+        docs/consent_and_quiet_hours.md), a merge field left empty
         ('client first name is empty'), or the filled text's own problem (too long).
 
         Raises:
@@ -187,10 +182,9 @@ class BatchService:
         office_name, office_phone = self.templates.office_values()
         region = str(self.settings.get("default_region"))
         office_display = format_display(office_phone, region) if office_phone else None
-        window = parse_window(str(self.settings.get("client_quiet_hours")))
         when = send_at or self.clock()
-        quiet = window is not None and in_quiet_window(when, window[0], window[1], self._zone())
         with self.db.session() as s:
+            policy = quiet_policy(s)
             staff_name = (s.scalar(select(User.name).where(User.id == actor.user_id))
                           if actor.user_id is not None else None)
             matters: dict[int, tuple[str, str, str | None, str | None, str]] = {}
@@ -201,11 +195,10 @@ class BatchService:
                                             Matter.consent).where(Matter.id.in_(chunk))):
                     matters[row[0]] = (row[1], row[2], row[3], row[4], row[5])
             numbers = sorted({m[3] for m in matters.values() if m[3]})
-            stopped: set[str] = set()
+            stopped_keys: set[str] = set()  # compared by line ("+521…" and "+52…" are one)
             for start in range(0, len(numbers), _CHUNK):
-                stopped.update(s.scalars(select(OptOut.phone_e164).where(
-                    OptOut.phone_e164.in_(numbers[start:start + _CHUNK]),
-                    OptOut.opted_out.is_(True))))
+                stopped_keys |= opted_out_keys(s, numbers[start:start + _CHUNK])
+            stopped = {n for n in numbers if opt_out_key(n) in stopped_keys}
         missing = [i for i in ids if i not in matters]
         if missing:
             raise NotFound(f"There is no case with id {missing[0]}.")
@@ -224,7 +217,7 @@ class BatchService:
                 reason = INVALID_NUMBER
             elif e164 in stopped:
                 reason = OPTED_OUT
-            elif quiet:
+            elif policy.is_quiet(when, e164):
                 reason = QUIET_HOURS
             elif not filled.ok:
                 reason = filled.reason

@@ -2,8 +2,8 @@
 
 Each reminder's text is written as a `scheduled` outbound message at its time, so the
 dispatcher sends it exactly once across desktops with the usual claim, retries and opt-out
-check. The office's client quiet hours move a reminder that would land in them to the last
-allowed minute before. Moving the item moves (and refills) the texts still scheduled; deleting
+check. A reminder that would land in the recipient's quiet hours (the office's `quiet_hours`
+rule in the number's own zone, domain/quiet_hours.py) goes at the last allowed minute before. Moving the item moves (and refills) the texts still scheduled; deleting
 it cancels them. Consent, a mobile number and opt-out are checked when the reminder is set:
 a reminder that can't go is kept with its reason instead of a text.
 """
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from desktop_sms.db.database import Database
 from desktop_sms.db.models import CalendarItem, ClientReminder, Matter, OutboundMessage, User
 from desktop_sms.domain.phones import format_display, mask
-from desktop_sms.domain.quiet_window import last_allowed_before, parse_window
+from desktop_sms.domain.quiet_hours import QuietPolicy
 from desktop_sms.domain.reminders import (
     ReminderError,
     ReminderSpec,
@@ -34,11 +34,15 @@ from desktop_sms.domain.templates import TemplateError, fill, validate_template
 from desktop_sms.services import audit
 from desktop_sms.services.calendar import CalendarService
 from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
+from desktop_sms.services.consent import quiet_policy
 from desktop_sms.services.outbound import is_opted_out
 from desktop_sms.services.settings import SettingsService
 from desktop_sms.services.templates import TemplateService, merge_values
 
 log = logging.getLogger(__name__)
+
+# (office name, office phone as shown, quiet-hours rule, "yes" when consent is required)
+_Context = tuple[str, str | None, QuietPolicy, str]
 
 ClientReminderSpec = ReminderSpec  # an offset before the item, or a fixed time
 
@@ -140,16 +144,17 @@ class ClientReminderService:
                          target_id=item_id, detail=f"{len(seen)} reminder(s) to the client")
         return self.for_item(item_id)
 
-    def _context(self) -> tuple[str, str | None, tuple[object, object] | None, str]:
+    def _context(self) -> _Context:
         office_name, office_phone = self.templates.office_values()
         region = str(self.settings.get("default_region"))
-        window = parse_window(str(self.settings.get("client_quiet_hours")))
+        with self.db.session() as s:
+            policy = quiet_policy(s)
         consent_required = "yes" if self.settings.get("sms_consent_required") else "no"
         phone = format_display(office_phone, region) if office_phone else None
-        return office_name, phone, window, consent_required
+        return office_name, phone, policy, consent_required
 
     def _fill(self, s: Session, item: CalendarItem, body: str,
-              ctx: tuple[str, str | None, tuple[object, object] | None, str]) -> tuple[str, str]:
+              ctx: _Context) -> tuple[str, str]:
         """(text, reason): the filled text, or why it can't go."""
         matter = s.get(Matter, item.matter_id) if item.matter_id is not None else None
         if matter is None:
@@ -177,18 +182,22 @@ class ClientReminderService:
             return filled.text, str(exc)
         return filled.text, ""
 
-    def _when(self, item: CalendarItem, spec: ReminderSpec,
-              window: tuple[object, object] | None) -> datetime:
+    @staticmethod
+    def _mobile(s: Session, item: CalendarItem) -> str | None:
+        matter = s.get(Matter, item.matter_id) if item.matter_id is not None else None
+        return matter.mobile_e164 if matter is not None else None
+
+    def _when(self, item: CalendarItem, spec: ReminderSpec, policy: QuietPolicy,
+              to_e164: str | None) -> datetime:
+        """When the reminder's text goes: its own time, or the last allowed minute before the
+        recipient's quiet hours when it would land in them (domain/quiet_hours.py)."""
         at = compute_remind_at(item.starts_at, spec, self.tz)
-        if window is not None:
-            start, end = window
-            at = last_allowed_before(at, start, end, self.tz)  # type: ignore[arg-type]
-        return at
+        return policy.last_allowed_before(at, to_e164) if to_e164 else at
 
     def _add(self, s: Session, actor: Actor, item: CalendarItem, spec: ReminderSpec, body: str,
-             ctx: tuple[str, str | None, tuple[object, object] | None, str],
+             ctx: _Context,
              now: datetime) -> None:
-        at = self._when(item, spec, ctx[2])
+        at = self._when(item, spec, ctx[2], self._mobile(s, item))
         text, reason = self._fill(s, item, body, ctx)
         if not reason and at < now + timedelta(minutes=1):
             reason = PASSED
@@ -253,7 +262,7 @@ class ClientReminderService:
         ctx = self._context()
         for r in rows:
             spec = ReminderSpec(r.offset_minutes, r.fixed_at)
-            at = self._when(item, spec, ctx[2])
+            at = self._when(item, spec, ctx[2], self._mobile(s, item))
             text, reason = self._fill(s, item, r.template_body, ctx)
             if not reason and at < now + timedelta(minutes=1):
                 reason = PASSED

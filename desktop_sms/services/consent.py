@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -36,7 +36,7 @@ from desktop_sms.db.models import (
     Setting,
     User,
 )
-from desktop_sms.domain.phones import format_display, mask
+from desktop_sms.domain.phones import format_display, line_key, mask
 from desktop_sms.domain.quiet_hours import QuietPolicy, parse_window
 from desktop_sms.services import audit
 from desktop_sms.services.common import (
@@ -103,6 +103,22 @@ def quiet_policy(session: Session) -> QuietPolicy:
     window, strict, zone = read_setting_values(session, "quiet_hours",
                                                "quiet_hours_strict_states", "office_time_zone")
     return QuietPolicy(parse_window(str(window)), bool(strict), office_zone(str(zone)))
+
+
+def opt_out_key(e164: str) -> str:
+    """The key opt-outs are stored and compared by: the number's same-line key
+    (`domain.phones.line_key`; "+5215512345678" and "+525512345678" are one line), or the text
+    itself when it is not a phone number."""
+    return line_key(e164) or e164
+
+
+def opted_out_keys(session: Session, numbers: Iterable[str]) -> set[str]:
+    """The same-line keys, among these numbers', that have opted out (one query)."""
+    keys = {opt_out_key(n) for n in numbers if n}
+    if not keys:
+        return set()
+    return {str(k) for k in session.scalars(select(OptOut.phone_key).where(
+        OptOut.phone_key.in_(keys), OptOut.opted_out.is_(True)))}
 
 
 def wording_version(text: str) -> str:
@@ -180,20 +196,25 @@ class ClientTextStatus:
         return f"This client replied STOP from {stop.display}{when}."
 
     def number(self, e164: str) -> NumberState | None:
-        """The state of one of the matter's numbers."""
-        return next((n for n in self.numbers if n.e164 == e164), None)
+        """The state of one of the matter's numbers (compared by line, `opt_out_key`)."""
+        key = opt_out_key(e164)
+        return next((n for n in self.numbers if opt_out_key(n.e164) == key), None)
 
 
 def client_status(session: Session, m: Matter, region: str = "US") -> ClientTextStatus:
     """The matter's consent and opt-out state, read in the caller's session."""
     (scope,) = read_setting_values(session, "opt_out_scope")
     numbers = _numbers(m)
-    rows = {r.phone_e164: r for r in session.scalars(
-        select(OptOut).where(OptOut.phone_e164.in_([n for n, _ in numbers])))}
+    # By line: a STOP from "+521…" is the opt-out of the "+52…" stored on the case.
+    rows: dict[str, OptOut] = {}
+    for r in session.scalars(select(OptOut).where(
+            OptOut.phone_key.in_([opt_out_key(n) for n, _ in numbers]))
+            .order_by(OptOut.changed_at, OptOut.id)):
+        rows[str(r.phone_key)] = r  # the latest event of the line wins
     any_out = any(r.opted_out for r in rows.values())
     states = []
     for e164, _raw in numbers:
-        row = rows.get(e164)
+        row = rows.get(opt_out_key(e164))
         own = bool(row and row.opted_out)
         states.append(NumberState(e164, format_display(e164, region), own,
                                   row.changed_at if row else None,
@@ -215,10 +236,10 @@ def opted_out_matter_ids(session: Session, matter_ids: list[int]) -> set[int]:
     """Of these matters, those where a client number replied STOP (for the case list)."""
     if not matter_ids:
         return set()
-    stopped = select(OptOut.phone_e164).where(OptOut.opted_out.is_(True))
+    stopped = select(OptOut.phone_key).where(OptOut.opted_out.is_(True))
     return set(session.scalars(select(Matter.id).where(
         Matter.id.in_(matter_ids),
-        or_(Matter.mobile_e164.in_(stopped), Matter.home_e164.in_(stopped)))))
+        or_(Matter.mobile_key.in_(stopped), Matter.home_key.in_(stopped)))))
 
 
 def check_opt_out(session: Session, actor: Actor, m: Matter, e164: str, now: datetime,
@@ -234,7 +255,7 @@ def check_opt_out(session: Session, actor: Actor, m: Matter, e164: str, now: dat
     target = status.number(e164)
     if status.scope != "client" or not status.opted_out or (target and target.opted_out):
         return False
-    if target is None and e164 not in {n.e164 for n in status.numbers}:
+    if target is None:
         return False  # a number that is not the client's on this matter
     (allowed,) = read_setting_values(session, "allow_opt_out_override")
     reason = (override_reason or "").strip()
@@ -311,19 +332,31 @@ def hold_quiet_hours(session: Session, ids: list[int], token: str, now: datetime
     return held
 
 
+def blocked_numbers(session: Session, e164: str) -> set[str]:
+    """The numbers a STOP from `e164` stops texts to: that number, and under scope `client`
+    every client number of the matters where it (or another form of its line) is the
+    client's. E.164 strings, `e164` included."""
+    (scope,) = read_setting_values(session, "opt_out_scope")
+    numbers = {e164}
+    if scope == "client":
+        key = opt_out_key(e164)
+        for m in session.scalars(select(Matter).where(
+                or_(Matter.mobile_key == key, Matter.home_key == key,
+                    Matter.mobile_e164 == e164, Matter.home_e164 == e164))):
+            numbers.update(n for n, _ in _numbers(m))
+    return numbers
+
+
 def cancel_for_opt_out(session: Session, e164: str, at: datetime) -> list[int]:
     """Cancel every scheduled, queued or missed text to the opted-out client (all numbers of the
     matters where `e164` is the client's, under scope `client`; that number alone under
     `number`), with the reason "client opted out". Texts whose last send is unanswered (may be
     at the provider) are left to the dispatcher, which refuses opted-out numbers."""
-    (scope,) = read_setting_values(session, "opt_out_scope")
-    numbers = {e164}
-    if scope == "client":
-        for m in session.scalars(select(Matter).where(
-                or_(Matter.mobile_e164 == e164, Matter.home_e164 == e164))):
-            numbers.update(n for n, _ in _numbers(m))
+    numbers = blocked_numbers(session, e164)
+    keys = {opt_out_key(n) for n in numbers}
     ids = list(session.scalars(select(OutboundMessage.id).where(
-        OutboundMessage.to_e164.in_(numbers), OutboundMessage.kind != "reminder",
+        or_(OutboundMessage.to_key.in_(keys), OutboundMessage.to_e164.in_(numbers)),
+        OutboundMessage.kind != "reminder",
         OutboundMessage.state.in_(WAITING_STATES), OutboundMessage.verify_since.is_(None))))
     if ids:
         session.execute(update(OutboundMessage)
@@ -349,11 +382,14 @@ def on_keyword(session: Session, from_e164: str, keyword: str, inbound_id: int,
     audit.record(session, SYSTEM, "optout.start", at, target_type="number",
                  target_id=mask(from_e164), detail=f"inbound {inbound_id}")
     (days,) = read_setting_values(session, "consent_reply_window_days")
+    key = opt_out_key(from_e164)
     pending = session.scalars(select(ConsentRequest).where(
-        ConsentRequest.to_e164 == from_e164, ConsentRequest.answered_inbound_id.is_(None),
+        ConsentRequest.answered_inbound_id.is_(None),
         ConsentRequest.requested_at >= at - timedelta(days=int(days)),
         ConsentRequest.requested_at <= at)).all()
     for request in pending:
+        if opt_out_key(request.to_e164) != key:
+            continue  # another line (compared by line: "+521…" answers a request to "+52…")
         m = session.get(Matter, request.matter_id)
         if m is None or m.consent != "not_asked":
             continue

@@ -24,7 +24,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from desktop_sms.db.database import Database
-from desktop_sms.db.models import OptOut, OutboundMessage
+from desktop_sms.db.models import OutboundMessage
 from desktop_sms.domain.phones import mask
 from desktop_sms.providers.base import (
     OptedOutError,
@@ -33,7 +33,7 @@ from desktop_sms.providers.base import (
     SmsProvider,
 )
 from desktop_sms.services.common import Clock, utcnow
-from desktop_sms.services.consent import hold_quiet_hours
+from desktop_sms.services.consent import hold_quiet_hours, opt_out_key, opted_out_keys
 from desktop_sms.services.outbound import record_opt_out
 from desktop_sms.services.pacing import Pacer
 from desktop_sms.services.settings import SettingsService
@@ -341,8 +341,9 @@ class Dispatcher:
                 .order_by(OutboundMessage.send_at, OutboundMessage.id)).all()
             # A number may have replied STOP after its text was written (scheduled on Monday
             # for Friday): refused here, before the provider is called (docs/product.md F10).
-            stopped = set(s.scalars(select(OptOut.phone_e164).where(
-                OptOut.phone_e164.in_({r[1] for r in rows}), OptOut.opted_out.is_(True))))
+            # Compared by line (services/consent.opt_out_key): "+521…" and "+52…" are one.
+            stopped_keys = opted_out_keys(s, {r[1] for r in rows})
+            stopped = {r[1] for r in rows if opt_out_key(r[1]) in stopped_keys}
             if stopped:
                 blocked = [r[0] for r in rows if r[1] in stopped]
                 s.execute(update(OutboundMessage)

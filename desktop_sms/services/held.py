@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from desktop_sms.db.database import Database
@@ -41,6 +41,7 @@ from desktop_sms.providers.base import (
 )
 from desktop_sms.services import audit
 from desktop_sms.services.common import Actor, Clock, ValidationError, utcnow
+from desktop_sms.services.consent import read_setting_values
 from desktop_sms.services.outbound import CancelOutcome, OutboundService, record_opt_out
 from desktop_sms.services.settings import SettingsService
 
@@ -528,18 +529,31 @@ class HeldTexts:
     def sweep(self, provider: SmsProvider | None = None) -> list[int]:
         """Cancel at Twilio every held text that our rules no longer allow to go out.
 
-        A held client text is canceled when its number opted out (STOP), its client's consent
-        is now "no", or its matter is closed or rejected. Returns the canceled ids.
+        A held client text is canceled when its number's line opted out (STOP), under
+        `opt_out_scope` = client when another of its client's numbers did, when its client's
+        consent is now "no", or when its matter is closed or rejected. Returns the canceled
+        ids.
         """
         with self.db.session() as s:
+            (scope,) = read_setting_values(s, "opt_out_scope")
+            # Opt-outs compare by line (services/consent.opt_out_key): "+521…" is "+52…".
+            own_stop = exists().where(OptOut.opted_out.is_(True),
+                                      OptOut.phone_key == OutboundMessage.to_key)
+            # Scope `client`: a STOP from any of the case's client numbers stops texts to all
+            # of them (the mobile's STOP cancels a held text to the home number).
+            client_stop = (and_(Matter.id.is_not(None), exists().where(
+                OptOut.opted_out.is_(True),
+                or_(OptOut.phone_key == Matter.mobile_key, OptOut.phone_key == Matter.home_key)),
+                or_(OutboundMessage.to_key == Matter.mobile_key,
+                    OutboundMessage.to_key == Matter.home_key))
+                if scope == "client" else false())
             rows = s.execute(
                 select(OutboundMessage.id, OutboundMessage.to_e164, Matter.stage, Matter.consent,
-                       func.coalesce(OptOut.opted_out, False))
+                       own_stop, client_stop)
                 .outerjoin(Matter, OutboundMessage.matter_id == Matter.id)
-                .outerjoin(OptOut, OptOut.phone_e164 == OutboundMessage.to_e164)
                 .where(OutboundMessage.state == OutboundState.HELD.value,
                        OutboundMessage.kind == "client",
-                       or_(OptOut.opted_out.is_(True),
+                       or_(own_stop, client_stop,
                            and_(Matter.id.is_not(None),
                                 or_(Matter.stage.in_(["closed", "rejected"]),
                                     Matter.consent == "no"))))).all()
@@ -547,9 +561,12 @@ class HeldTexts:
             return []
         chosen = provider or self.provider_factory()
         canceled: list[int] = []
-        for message_id, _to, stage, _consent, opted_out in rows:
+        for message_id, _to, stage, _consent, opted_out, client_opted_out in rows:
             if opted_out:
                 reason = "The number replied STOP; the text held by Twilio was canceled."
+            elif client_opted_out:
+                reason = ("The client replied STOP from another number; the text held by "
+                          "Twilio was canceled.")
             elif stage in ("closed", "rejected"):
                 reason = f"The case was {stage}; the text held by Twilio was canceled."
             else:

@@ -88,9 +88,9 @@ def opted_out_mark() -> ColumnElement[str]:
 
     from desktop_sms.db.models import OptOut
 
-    stopped = exists().where(OptOut.opted_out.is_(True),
-                             or_(OptOut.phone_e164 == Matter.mobile_e164,
-                                 OptOut.phone_e164 == Matter.home_e164))
+    stopped = exists().where(OptOut.opted_out.is_(True),  # by line: "+521…" is "+52…"
+                             or_(OptOut.phone_key == Matter.mobile_key,
+                                 OptOut.phone_key == Matter.home_key))
     return case((stopped, "Opted out"), else_="")
 
 

@@ -80,25 +80,40 @@ class CancelOutcome:
 
 
 def is_opted_out(session: Session, e164: str) -> bool:
-    """True when the number has opted out (a STOP reply or a 21610 from the provider)."""
-    return bool(session.scalar(select(OptOut.opted_out).where(OptOut.phone_e164 == e164)))
+    """True when the number's line has opted out (a STOP reply or a 21610 from the provider),
+    from this number or another form of it (Mexico's "+521…" and "+52…")."""
+    return bool(consent.opted_out_keys(session, [e164]))
 
 
 def record_opt_out(session: Session, e164: str, opted_out: bool, source: str, at: datetime,
                    inbound_id: int | None = None) -> None:
     """Upsert a number's opt-out in the caller's transaction; an older event never overrides a
-    newer one (replies can be filed out of order by several desktops)."""
+    newer one (replies can be filed out of order by several desktops). Every stored form of
+    the same line (`opt_out_key`) is brought to this event too, so they never disagree."""
+    key = consent.opt_out_key(e164)
+    newest = session.execute(select(OptOut.opted_out, OptOut.source, OptOut.changed_at)
+                             .where(OptOut.phone_key == key)
+                             .order_by(OptOut.changed_at.desc()).limit(1)).first()
+    if newest is not None and newest[2] > at:
+        # The line has a newer event (from another form of it): this number takes that one.
+        opted_out, source, at, inbound_id = bool(newest[0]), str(newest[1]), newest[2], None
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(OptOut).values(phone_e164=e164, opted_out=opted_out, source=source,
-                                        changed_at=at, inbound_id=inbound_id)
+    stmt = module.insert(OptOut).values(phone_e164=e164, phone_key=key, opted_out=opted_out,
+                                        source=source, changed_at=at, inbound_id=inbound_id)
     stmt = stmt.on_conflict_do_update(
         index_elements=["phone_e164"],
         set_={"opted_out": stmt.excluded.opted_out, "source": stmt.excluded.source,
-              "changed_at": stmt.excluded.changed_at, "inbound_id": stmt.excluded.inbound_id},
+              "changed_at": stmt.excluded.changed_at, "inbound_id": stmt.excluded.inbound_id,
+              "phone_key": stmt.excluded.phone_key},
         where=OptOut.changed_at <= stmt.excluded.changed_at,
     )
     session.execute(stmt)
+    session.execute(update(OptOut)
+                    .where(OptOut.phone_key == key, OptOut.phone_e164 != e164,
+                           OptOut.changed_at <= at)
+                    .values(opted_out=opted_out, source=source, changed_at=at)
+                    .execution_options(synchronize_session=False))
 
 
 class OutboundService:

@@ -98,13 +98,6 @@ def _rate(raw: str) -> float:
     return value
 
 
-def _client_quiet_window(raw: str) -> str:
-    from desktop_sms.domain.quiet_window import parse_window
-
-    parse_window(raw)
-    return raw.strip()
-
-
 @dataclass(frozen=True)
 class SettingDef:
     """A setting's key, default and parser; the parser raises ValueError with a reason."""
@@ -138,8 +131,6 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
                "Minimum lead for texts held by Twilio (minutes)"),
     SettingDef("setup_code_hours", "72", _int_at_least(1), "Setup codes expire after (hours)"),
     SettingDef("max_messages_per_second", "1", _rate, "Texts per second at most"),
-    SettingDef("client_quiet_hours", "", _client_quiet_window,
-               "Quiet hours for batches and client reminders (e.g. 21:00-08:00)"),
 ]}
 
 

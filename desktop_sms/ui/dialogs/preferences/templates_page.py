@@ -1,5 +1,5 @@
-"""Preferences → Templates: texts with merge fields (admins), the office name, the pace and the
-client quiet hours (docs/templates.md)."""
+"""Preferences → Templates: texts with merge fields (admins), the office name, and the pace
+(docs/templates.md)."""
 
 from __future__ import annotations
 
@@ -81,9 +81,7 @@ class TemplatesPage(SettingsPage):
         self.office_name = QLineEdit()
         self.rate = QLineEdit()
         self.rate.setAccessibleName("Texts per second at most")
-        self.quiet = QLineEdit()
-        self.quiet.setPlaceholderText("21:00-08:00")
-        for widget in (self.office_name, self.rate, self.quiet):
+        for widget in (self.office_name, self.rate):
             self.editable_widget(widget)
         office = QGroupBox("Texts to many clients")
         office_form = QFormLayout(office)
@@ -91,13 +89,12 @@ class TemplatesPage(SettingsPage):
         office_form.addRow("Texts per second", self.rate)
         office_form.addRow("", note_label("1 for a single long code; more for a Messaging "
                                           "Service with a pool of numbers."))
-        office_form.addRow("Client quiet hours", self.quiet)
-        office_form.addRow("", note_label("Batches are not sent in these hours; a client "
-                                          "reminder that would fall in them goes just before."))
+        office_form.addRow("", note_label("Batches skip recipients inside their quiet hours; "
+                                          "a client reminder that would fall in them goes "
+                                          "just before (quiet hours: the Compose page)."))
         self.body.addWidget(office)
         self.bind("office_name", self.office_name.text, self.office_name.setText)
         self.bind("max_messages_per_second", self.rate.text, self.rate.setText)
-        self.bind("client_quiet_hours", self.quiet.text, self.quiet.setText)
 
         self.list.currentRowChanged.connect(self._show_row)
         self.new_button.clicked.connect(self._new)
