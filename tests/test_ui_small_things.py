@@ -1,0 +1,54 @@
+"""The small things a new user finds (issue 19 item 6), each driven as a person would."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from pytestqt.qtbot import QtBot
+
+from desktop_sms.services.common import Actor
+from desktop_sms.services.container import Services
+from desktop_sms.services.notes import list_notes
+from desktop_sms.ui.windows.main_window import MainWindow
+
+
+def open_first_case(qtbot: QtBot, window: MainWindow, services: Services) -> int:
+    matter_id = services.matters.page("212.555.0123")[0].id
+    with qtbot.waitSignal(window.matter_view_opened):
+        window.open_matter(matter_id)
+    return matter_id
+
+
+def test_case_window_adds_a_note_and_closes_with_ctrl_w(
+        qtbot: QtBot, main_window: MainWindow, services: Services, demo_actor: Actor) -> None:
+    matter_id = open_first_case(qtbot, main_window, services)
+    view = main_window.matter_view(matter_id)
+    assert view is not None
+    qtbot.waitExposed(view)
+    assert view.add_note_button.isVisible() and view.add_note_button.text() == "Add &note…"
+
+    qtbot.mouseClick(view.add_note_button, Qt.MouseButton.LeftButton)
+    dialog = view.note_dialog
+    assert dialog is not None
+    qtbot.waitExposed(dialog)
+    # A blank subject is refused with a sentence; the body typed stays.
+    qtbot.keyClicks(dialog.body, "Called the <b>client</b>")
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.error.isVisible())
+    assert dialog.error.text() == "Give the note a subject."
+    assert dialog.body.toPlainText() == "Called the <b>client</b>"
+
+    qtbot.keyClicks(dialog.subject, "Phone call")
+    with qtbot.waitSignal(view.matter_changed):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    notes = list_notes(services.db, matter_id)
+    assert notes[0].subject == "Phone call" and notes[0].author == "Alex Admin"
+    assert "Called the <b>client</b>" in view.notes_pane.plain_text()
+
+    # Ctrl+W is the window's close shortcut (activation is not reliable offscreen, so the
+    # shortcut is fired as Qt does once the key is pressed in the active window).
+    assert view.close_shortcut.key() == QKeySequence("Ctrl+W")
+    assert view.close_shortcut.context() == Qt.ShortcutContext.WindowShortcut
+    with qtbot.waitSignal(view.closed):
+        view.close_shortcut.activated.emit()
+    assert not view.isVisible()
