@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QGroupBox, QLabel
 from pytestqt.qtbot import QtBot
 
 from desktop_sms.services.common import Actor
 from desktop_sms.services.container import Services
+from desktop_sms.services.matters import MatterInput
 from desktop_sms.services.notes import list_notes
 from desktop_sms.ui.windows.main_window import MainWindow
+from tests.helpers.outbound_fixtures import Office
+from tests.test_ui_compose import open_compose
 
 
 def open_first_case(qtbot: QtBot, window: MainWindow, services: Services) -> int:
@@ -52,3 +58,30 @@ def test_case_window_adds_a_note_and_closes_with_ctrl_w(
     with qtbot.waitSignal(view.closed):
         view.close_shortcut.activated.emit()
     assert not view.isVisible()
+
+
+def test_compose_warns_on_a_closed_case_shows_consent_once_and_a_whole_to_label(
+        qtbot: QtBot, window: MainWindow, ui_office: Office) -> None:
+    svc = ui_office.services
+    closed_id = svc.matters.save(ui_office.admin, MatterInput(
+        "25-000009", "Closed Client", "closed", mobile="(212) 555-0124",
+        intake_date=date(2026, 1, 9), date_opened=date(2026, 1, 10)))
+    open_dialog = open_compose(qtbot, window, ui_office.matter_id)
+    assert not open_dialog.closed_case_warning.isVisible()
+    # "To" is shown whole, never clipped.
+    label = open_dialog.to_label
+    assert label.width() >= label.fontMetrics().horizontalAdvance("To")
+    open_dialog.reject()
+
+    dialog = open_compose(qtbot, window, closed_id)
+    assert dialog.closed_case_warning.isVisible()
+    assert dialog.closed_case_warning.text() == (
+        "This case is closed. Check that the client should still get texts about it "
+        "before you send.")
+    assert dialog.closed_case_warning.textFormat() == Qt.TextFormat.PlainText
+    # Consent not asked yet: the box asking for it shows, and the heading is written once.
+    assert dialog.consent_box.isVisible()
+    visible = [w for w in dialog.findChildren(QLabel) if w.isVisible()]
+    headings = [w.text() for w in visible if w.text().startswith("SMS consent")]
+    titles = [b.title() for b in dialog.findChildren(QGroupBox) if b.isVisible()]
+    assert headings == ["SMS consent: Not asked"] and titles == ["Ask the client now"]
