@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel
 from pytestqt.qtbot import QtBot
 
+from desktop_sms.providers.base import SmsProvider
+from desktop_sms.providers.sandbox_server import SandboxServer
 from desktop_sms.services.common import Actor
 from desktop_sms.services.container import Services
 from desktop_sms.services.matters import MatterInput
 from desktop_sms.services.notes import list_notes
+from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.windows.audit_log_window import AuditLogWindow
 from desktop_sms.ui.windows.main_window import MainWindow
-from tests.helpers.outbound_fixtures import Office
+from tests.helpers.outbound_fixtures import OFFICE, Office
 from tests.test_ui_compose import open_compose
 
 
@@ -85,3 +89,30 @@ def test_compose_warns_on_a_closed_case_shows_consent_once_and_a_whole_to_label(
     headings = [w.text() for w in visible if w.text().startswith("SMS consent")]
     titles = [b.title() for b in dialog.findChildren(QGroupBox) if b.isVisible()]
     assert headings == ["SMS consent: Not asked"] and titles == ["Ask the client now"]
+
+
+def test_audit_log_reads_as_sentences(qtbot: QtBot, office: Office,
+                                      sandbox_server: SandboxServer,
+                                      twilio_provider: SmsProvider) -> None:
+    svc = office.services
+    case = svc.matters.detail(office.matter_id).case_number
+    mid = svc.outbound.send(office.staff, office.matter_id, "212.555.0123", "Hello Maria")
+    svc.outbound.cancel(office.staff, [mid])
+    sandbox_server.inject_inbound("+13125550177", OFFICE, "Who is this?",
+                                  date_sent=office.clock() + timedelta(minutes=1))
+    report = svc.inbound.poller(lambda: twilio_provider).poll_once()
+    [inbound_id] = report.new_inbound_ids
+    svc.inbound.linking.link(office.admin, inbound_id, [office.matter_id])
+
+    window = AuditLogWindow(svc.audit, office.admin, TaskRunner())
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.refreshed):
+        window.refresh()
+    assert window.table.horizontalHeaderItem(2).text() == "What happened"
+    said = [window.table.item(r, 2).text() for r in range(window.table.rowCount())]
+    assert f"Sent a text to +1******0123 on case {case}" in said
+    assert f"Canceled the text to +1******0123 on case {case}" in said
+    assert f"Filed the reply from +1******0177 on case {case}" in said
+    # No codes or internal ids in the sentences, and never a whole number.
+    assert not any("sms." in s or "inbound " in s or "5550123" in s for s in said)

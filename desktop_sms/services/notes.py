@@ -61,6 +61,6 @@ def add_note(db: Database, actor: Actor, matter_id: int, subject: str, body: str
                         created_at=at, author_id=actor.user_id)
         s.add(note)
         s.flush()
-        audit.record(s, actor, "note.add", at, target_type="matter", target_id=matter_id,
+        audit.record(s, actor, "note.add", at, target_type="matter", target_id=matter.case_number,
                      detail=f"note {note.id}")
         return note.id
