@@ -19,6 +19,7 @@ from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.windows.audit_log_window import AuditLogWindow
 from desktop_sms.ui.windows.main_window import MainWindow
 from tests.helpers.outbound_fixtures import OFFICE, Office
+from tests.helpers.ui_office import outbound_ui_of, second_matter
 from tests.test_ui_compose import open_compose
 
 
@@ -116,3 +117,23 @@ def test_audit_log_reads_as_sentences(qtbot: QtBot, office: Office,
     assert f"Filed the reply from +1******0177 on case {case}" in said
     # No codes or internal ids in the sentences, and never a whole number.
     assert not any("sms." in s or "inbound " in s or "5550123" in s for s in said)
+
+
+def test_simulated_phone_opened_from_a_case_is_that_clients_mobile(
+        qtbot: QtBot, office: Office, office_window: MainWindow) -> None:
+    other = second_matter(office, "Second Client")
+    view = office_window.open_matter(other)
+    qtbot.waitExposed(view)
+    ui = outbound_ui_of(office_window)
+    [action] = [a for a in view.actions_menu.actions() if a.objectName() == "casePhoneAction"]
+    assert action.isVisible()  # the office window runs in sandbox mode
+    action.trigger()
+    phone = ui.phone_window
+    assert phone is not None
+    qtbot.waitExposed(phone)
+    assert phone.phone_number() == "+12125550124"
+    # Opened again from the other case, the same window turns to that client's mobile.
+    first = office_window.open_matter(office.matter_id)
+    qtbot.waitExposed(first)
+    assert ui.open_simulated_phone(first) is phone
+    assert phone.phone_number() == "+12125550123"
