@@ -77,9 +77,9 @@ _Ref = tuple[str, str]
 
 def _references(s: Session, entries: list[AuditEntry]) -> dict[tuple[str, str], _Ref]:
     """Masked numbers and case numbers behind entries that name a text or a reply by id."""
-    message_ids = {int(e.target_id) for e in entries
+    message_ids = {int(e.target_id or 0) for e in entries
                    if e.target_type == "message" and (e.target_id or "").isdigit()}
-    inbound_ids = {int(e.target_id) for e in entries
+    inbound_ids = {int(e.target_id or 0) for e in entries
                    if e.target_type == "inbound" and (e.target_id or "").isdigit()}
     out: dict[tuple[str, str], _Ref] = {}
     if message_ids:

@@ -28,6 +28,7 @@ from desktop_sms.services.container import Services
 from desktop_sms.services.outbound import CancelOutcome, OutboundService, QueueRow
 from desktop_sms.ui.models.queue_model import QueueTableModel
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.view_state import remember_header
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 REFRESH_INTERVAL_MS = 10_000
@@ -130,6 +131,7 @@ class QueuePage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
+        remember_header(header, "queue")  # column widths as last left
 
         self.result_label = QLabel()
         self.result_label.setObjectName("resultLabel")

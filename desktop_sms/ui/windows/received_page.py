@@ -38,6 +38,7 @@ from desktop_sms.services.received import (
 from desktop_sms.ui.dialogs.link_dialog import LinkDialog
 from desktop_sms.ui.models.received_model import COLUMNS, ReceivedTableModel
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.view_state import remember_header
 from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.notes_pane import local_time
 
@@ -167,6 +168,13 @@ class ReceivedPage(QWidget):
         header.setSortIndicatorShown(True)
         header.setSortIndicator(COLUMNS.index("Received"), Qt.SortOrder.DescendingOrder)
         self._sorted_by = ("Received", Qt.SortOrder.DescendingOrder)
+        # Widths and sort order as last left; columns fit their contents only until then.
+        self._fit_on_load = not remember_header(header, "received")
+        section = header.sortIndicatorSection()
+        if 0 <= section < len(COLUMNS) and COLUMNS[section] in SORTABLE_COLUMNS:
+            self._sorted_by = (COLUMNS[section], header.sortIndicatorOrder())
+        else:
+            header.setSortIndicator(COLUMNS.index("Received"), Qt.SortOrder.DescendingOrder)
         header.sortIndicatorChanged.connect(self._on_sort_changed)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
         self.table.doubleClicked.connect(lambda _i: self.open_link_dialog())
@@ -274,7 +282,9 @@ class ReceivedPage(QWidget):
         keep = self._pending_select
         self._pending_select = None
         self.model.set_rows(snap.rows)
-        self._fit_columns()
+        if self._fit_on_load and snap.rows:  # once; then the person's widths are kept
+            self._fit_on_load = False
+            self._fit_columns()
         shown = len(snap.rows)
         what = "need review" if self.needs_review_only.isChecked() else "received"
         text = f"{snap.total} {what}"
