@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel
@@ -15,12 +16,14 @@ from desktop_sms.services.common import Actor
 from desktop_sms.services.container import Services
 from desktop_sms.services.matters import MatterInput
 from desktop_sms.services.notes import list_notes
+from desktop_sms.ui.dialogs.preferences.telephony_page import SANDBOX_OK
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.windows.audit_log_window import AuditLogWindow
 from desktop_sms.ui.windows.main_window import MainWindow
 from tests.helpers.outbound_fixtures import OFFICE, Office
 from tests.helpers.ui_office import outbound_ui_of, second_matter
 from tests.test_ui_compose import open_compose
+from tests.test_ui_preferences import add_admin, click, open_preferences
 
 
 def open_first_case(qtbot: QtBot, window: MainWindow, services: Services) -> int:
@@ -137,3 +140,18 @@ def test_simulated_phone_opened_from_a_case_is_that_clients_mobile(
     qtbot.waitExposed(first)
     assert ui.open_simulated_phone(first) is phone
     assert phone.phone_number() == "+12125550123"
+
+
+def test_test_connection_in_sandbox_mode_checks_the_sandbox(
+        qtbot: QtBot, services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DESKTOP_SMS_TWILIO_API_URL", raising=False)
+    dialog = open_preferences(qtbot, services, add_admin(services))
+    page = dialog.telephony
+    assert page.sandbox.isChecked() and page.account_sid.text() == ""
+    with qtbot.waitSignal(page.connection_tested, timeout=15_000) as result:
+        click(qtbot, page.test_button)
+    assert result.args[0] == SANDBOX_OK
+    assert page.test_result.text() == SANDBOX_OK
+    assert "Account SID" not in page.test_result.text()
+    assert page.test_button.isEnabled()
+    assert services.settings.get("provider") == "sandbox"  # testing saves nothing
