@@ -111,8 +111,11 @@ class CaseTableModel(QAbstractTableModel):
         start = row - row % WINDOW
         window = self._windows.get(start)
         if window is None:
-            window = self._matters.page(self._text, self._mine, offset=start, limit=WINDOW,
-                                        sort=self._sort[0], descending=self._sort[1])
+            if self._sort == ("case_number", True):  # the default order: no sort arguments
+                window = self._matters.page(self._text, self._mine, offset=start, limit=WINDOW)
+            else:
+                window = self._matters.page(self._text, self._mine, offset=start, limit=WINDOW,
+                                            sort=self._sort[0], descending=self._sort[1])
             self._windows[start] = window
             while len(self._windows) > MAX_WINDOWS:
                 self._windows.popitem(last=False)
