@@ -3,6 +3,7 @@ page last shown come back at the next start (QSettings in the test's own config 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings, Qt
@@ -15,8 +16,12 @@ from desktop_sms.db.models import Matter
 from desktop_sms.services.common import Actor
 from desktop_sms.services.container import Services
 from desktop_sms.ui.models.case_table_model import COLUMNS
+from desktop_sms.ui.models.queue_model import COLUMNS as QUEUE_COLUMNS
 from desktop_sms.ui.view_state import STATE_FILE, ui_settings
 from desktop_sms.ui.windows.main_window import MainWindow
+from tests.helpers.outbound_fixtures import Office
+from tests.helpers.ui_office import second_matter
+from tests.test_ui_queue import queue_page
 
 KEYS = [k for k, _ in COLUMNS]
 
@@ -86,3 +91,24 @@ def test_window_widths_sort_and_page_come_back(
     assert again.cases_page.model.sort_order() == ("stage", False)
     assert table.horizontalHeader().sortIndicatorSection() == KEYS.index("stage")
     again.close()
+
+
+def test_queue_sorts_by_a_column_through_the_query(
+        qtbot: QtBot, office: Office, office_window: MainWindow) -> None:
+    other = second_matter(office, "Aaron Able")
+    svc = office.services
+    later = office.clock() + timedelta(hours=2)
+    svc.outbound.send(office.staff, office.matter_id, "(212) 555-0123", "First", later)
+    svc.outbound.send(office.staff, other, "(212) 555-0124", "Second",
+                      later + timedelta(hours=1))
+    page = queue_page(office_window)
+    office_window.background.outbound_changed.emit()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page._refreshing)
+    assert [r.body for r in page.model.rows()] == ["First", "Second"]  # soonest first
+
+    header = page.table.horizontalHeader()
+    header.setSortIndicator(QUEUE_COLUMNS.index("Client"), Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: [r.client_name for r in page.model.rows()][0] == "Aaron Able")
+    header.setSortIndicator(QUEUE_COLUMNS.index("Send time"), Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: [r.body for r in page.model.rows()] == ["Second", "First"])
+    assert svc.outbound.queue(sort="Client")[0].client_name == "Aaron Able"
