@@ -80,6 +80,7 @@ class PreferencesDialog(QDialog):
 
         self.nav = QListWidget()
         self.nav.setObjectName("preferencesNavigation")
+        self.nav.setAccessibleName("Preferences pages")
         self.nav.setFixedWidth(200)
         self.nav.setSpacing(3)
         self.stack = QStackedWidget()
@@ -88,6 +89,7 @@ class PreferencesDialog(QDialog):
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QScrollArea.Shape.NoFrame)
             scroll.setWidget(page)
+            scroll.setAccessibleName(page.title)
             self.stack.addWidget(scroll)
             self.nav.addItem(QListWidgetItem(page.title))
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)

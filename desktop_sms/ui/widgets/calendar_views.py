@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCalendarWidget,
     QHeaderView,
+    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -48,6 +49,7 @@ class CalendarViews(QTabWidget):
     def __init__(self, tz: tzinfo, today: date, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("calendarViews")
+        self.setAccessibleName("Month and week")
         self._tz = tz
         self._by_day: dict[date, list[CalendarItemView]] = {}
         self.month = QCalendarWidget()
@@ -56,6 +58,8 @@ class CalendarViews(QTabWidget):
         self.month.setGridVisible(True)
         self.month.setFirstDayOfWeek(Qt.DayOfWeek.Monday)
         self.month.setSelectedDate(QDate(today.year, today.month, today.day))
+        for inner in self.month.findChildren(QTableView):  # the grid that takes the focus
+            inner.setAccessibleName("Month")
         self.week = QTableWidget(0, 7)
         self.week.setObjectName("weekView")
         self.week.setAccessibleName("Week")

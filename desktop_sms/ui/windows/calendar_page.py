@@ -172,6 +172,7 @@ class _ItemListBase(QWidget):
         self._calendar = calendar
         self._actor = actor
         self.tree = CalendarTree(calendar)
+        self.tree.setAccessibleName("Tasks and events")
         self.tree.edit_requested.connect(self.edit_requested)
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.add_task_button = QPushButton("Add &task…")
@@ -270,7 +271,8 @@ class CalendarPage(_ItemListBase):
         today = calendar.clock().astimezone(calendar.tz).date()
         self.from_date = QDateEdit(QDate(today.year, today.month, today.day))
         self.to_date = QDateEdit(QDate(today.year, today.month, today.day).addDays(DEFAULT_DAYS))
-        for edit in (self.from_date, self.to_date):
+        for edit, name in ((self.from_date, "From date"), (self.to_date, "To date")):
+            edit.setAccessibleName(name)
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
         self.refresh_button = QPushButton("&Refresh")

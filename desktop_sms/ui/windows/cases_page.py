@@ -67,6 +67,7 @@ class CasesPage(QWidget):
 
         self.model = CaseTableModel(matters, self)
         self.table = QTableView()
+        self.table.setAccessibleName("Cases")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -126,6 +126,7 @@ class QueuePage(QWidget):
 
         self.model = QueueTableModel(self)
         self.table = QTableView()
+        self.table.setAccessibleName("Queue")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
