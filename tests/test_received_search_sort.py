@@ -8,14 +8,16 @@ from datetime import date, timedelta
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from desktop_sms.db.database import Database
 from desktop_sms.providers.base import SmsProvider
 from desktop_sms.providers.sandbox_server import SandboxServer
-from desktop_sms.services.matters import MatterInput
+from desktop_sms.services.matters import MatterInput, MatterService
 from desktop_sms.services.received import ReceivedLog
 from desktop_sms.ui.models.received_model import COLUMNS
 from desktop_sms.ui.windows.main_window import MainWindow
 from tests.helpers.outbound_fixtures import OFFICE, Office
 from tests.helpers.ui_office import integration, poll
+from tests.test_matcher import add_matter
 
 STRANGER = "+13125550177"
 
@@ -87,3 +89,23 @@ def test_page_searches_and_sorts_from_its_header(
     with qtbot.waitSignal(page.refreshed, timeout=3000):
         page.search_edit.clear()
     qtbot.waitUntil(lambda: page.model.rowCount() == 3)
+
+
+def test_case_list_sorts_by_any_column_in_the_query(db: Database) -> None:
+    add_matter(db, "25-000001", client="Carla Diaz", intake=date(2025, 3, 1))
+    add_matter(db, "25-000002", client="Ann Smith", intake=date(2025, 1, 1))
+    add_matter(db, "25-000003", client="Bob Jones", intake=date(2025, 2, 1))
+    matters = MatterService(db)
+
+    def numbers(**kw: object) -> list[str]:
+        return [m.case_number for m in matters.page(**kw)]  # type: ignore[arg-type]
+
+    assert numbers() == ["25-000003", "25-000002", "25-000001"]  # newest number first
+    assert numbers(sort="client_name", descending=False) == ["25-000002", "25-000003",
+                                                            "25-000001"]
+    assert numbers(sort="intake_date", descending=True) == ["25-000001", "25-000003",
+                                                           "25-000002"]
+    # Paging follows the order: the second window starts where the first ended.
+    assert [m.case_number for m in matters.page(sort="client_name", descending=False,
+                                                offset=1, limit=1)] == ["25-000003"]
+    assert numbers(sort="not a column") == numbers()
