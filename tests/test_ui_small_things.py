@@ -79,7 +79,6 @@ def test_compose_warns_on_a_closed_case_shows_consent_once_and_a_whole_to_label(
     # "To" is shown whole, never clipped.
     label = open_dialog.to_label
     assert label.width() >= label.fontMetrics().horizontalAdvance("To")
-    open_dialog.reject()
 
     dialog = open_compose(qtbot, window, closed_id)
     assert dialog.closed_case_warning.isVisible()
