@@ -21,7 +21,7 @@ from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.windows.audit_log_window import AuditLogWindow
 from desktop_sms.ui.windows.main_window import MainWindow
 from tests.helpers.outbound_fixtures import OFFICE, Office
-from tests.helpers.ui_office import outbound_ui_of, second_matter
+from tests.helpers.ui_office import integration, outbound_ui_of, poll, second_matter
 from tests.test_ui_compose import open_compose
 from tests.test_ui_preferences import add_admin, click, open_preferences
 
@@ -154,3 +154,22 @@ def test_test_connection_in_sandbox_mode_checks_the_sandbox(
     assert "Account SID" not in page.test_result.text()
     assert page.test_button.isEnabled()
     assert services.settings.get("provider") == "sandbox"  # testing saves nothing
+
+
+def test_link_to_case_starts_with_the_replys_number(
+        qtbot: QtBot, window: MainWindow, ui_office: Office, sandbox_server: SandboxServer,
+        twilio_provider: SmsProvider) -> None:
+    case = ui_office.services.matters.detail(ui_office.matter_id).case_number
+    sandbox_server.inject_inbound("(212) 555-0123", OFFICE, "It's me again",
+                                  date_sent=ui_office.clock() + timedelta(minutes=1))
+    poll(ui_office, twilio_provider, window)
+    window.show_page("SMS")
+    page = integration(window).received_page
+    assert page is not None
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1)
+    assert page.select_message(page.model.rows()[0].id)
+    dialog = page.open_link_dialog()
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.found_case_numbers() != [])
+    assert dialog.search_edit.text() == "+12125550123"
+    assert case in dialog.found_case_numbers()
