@@ -67,6 +67,7 @@ def build_main_window(services: Services, actor: Actor,
     window = MainWindow(services, actor, runner)
     window.setWindowIcon(app_icon())
     install_features(window)
+    window.restore_view_state()  # size, position and page as the person left them
     return window
 
 

@@ -97,7 +97,9 @@ def test_reply_with_photo_is_filed_with_note_document_link_and_alert(
         doc = s.scalar(select(Document))
         assert doc is not None
         assert (doc.matter_id, doc.folder, doc.note_id) == (b, ATTACHMENTS_FOLDER, note.id)
-        assert doc.name == f"sms-{today:%Y%m%d}-1.jpg" and doc.content_type == "image/jpeg"
+        # The day, its number, the case and the last four digits of the sender (masked).
+        assert doc.name == f"sms-{today:%Y%m%d}-1_case-25-000002_from-0123.jpg"
+        assert doc.content_type == "image/jpeg"
         assert doc.data == JPEG and not doc.opaque
         assert [al.matter_id for al in s.scalars(select(Alert))] == [b]
     assert count(db, MessageLink, MessageLink.matter_id == a) == 0

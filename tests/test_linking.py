@@ -71,7 +71,8 @@ def test_manual_link_and_unlink(db: Database, sandbox_clock: ManualClock) -> Non
             (a, uid, "SMS received from (312) 555-0177"), (b, uid, "SMS received from (312) 555-0177")]
         docs = list(s.scalars(select(Document).order_by(Document.id)))
         assert [(d.matter_id, d.note_id, d.name) for d in docs] == [
-            (a, notes[0].id, "sms-20260302-1.jpg"), (b, notes[1].id, "sms-20260302-1.jpg")]
+            (a, notes[0].id, "sms-20260302-1_case-25-000001_from-0177.jpg"),
+            (b, notes[1].id, "sms-20260302-1_case-25-000002_from-0177.jpg")]
         assert sorted(al.matter_id for al in s.scalars(select(Alert))) == [a, b]
     assert linking.link(actor, inbound_id, [a]) == []  # already filed there
 

@@ -39,22 +39,22 @@ def column(window: AuditLogWindow, c: int) -> list[str]:
 def test_audit_log_lists_and_filters(qtbot: QtBot, services: Services) -> None:
     admin, _staff = make_history(services)
     window = open_log(qtbot, services, admin)
-    assert column(window, 2) == ["User changed", "Setting changed", "Setting changed",
+    assert column(window, 3) == ["User changed", "Setting changed", "Setting changed",
                                  "User added", "User added"]  # newest first
     assert set(column(window, 1)) == {"admin"}
     assert window.table.horizontalHeaderItem(0).text() == "When"
-    assert "inbound_matching: all_related → most_recent_outbound" in column(window, 4)
+    assert "inbound_matching: all_related → most_recent_outbound" in column(window, 5)
 
     with qtbot.waitSignal(window.refreshed, timeout=5000):
         retype(qtbot, window.text_filter, "alert_scope")
-    assert column(window, 4) == ["alert_scope: primary → all"]
-    assert column(window, 3) == ["setting alert_scope"]
+    assert column(window, 5) == ["alert_scope: primary → all"]
+    assert column(window, 4) == ["setting alert_scope"]
 
     with qtbot.waitSignal(window.refreshed, timeout=5000):
         window.text_filter.clear()
     with qtbot.waitSignal(window.refreshed):
         window.set_action("user.add")
-    assert column(window, 3) == ["user pat", "user admin"]
+    assert column(window, 4) == ["user pat", "user admin"]
     assert window.count_label.text() == "2 entries"
 
     with qtbot.waitSignal(window.refreshed, timeout=5000):
@@ -85,7 +85,7 @@ def test_the_audit_log_menu_item_is_for_admins_only(qtbot: QtBot, main_window: M
     log = integration.audit_log
     assert log is not None and log.isVisible()
     qtbot.waitUntil(lambda: log.table.rowCount() > 0)
-    assert "User added" in column(log, 2)
+    assert "User added" in column(log, 3)
 
     pat = services.users.get("pat").actor()
     staff_window = MainWindow(services, pat)

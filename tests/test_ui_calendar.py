@@ -169,3 +169,42 @@ def test_calendar_page_adds_an_event_for_someone_else_and_toggles_mine_and_all(
     block.refresh()
     assert [block.tree.topLevelItem(i).text(1) for i in range(block.tree.topLevelItemCount())] == [
         "Event: Team meeting (Room 2)"]
+
+
+def test_month_and_week_views_beside_the_list(qtbot: QtBot, desk: Desk) -> None:
+    from datetime import date
+
+    from PySide6.QtCore import QDate
+
+    page = desk.window.page("Calendar")
+    assert isinstance(page, CalendarPage)
+    svc = desk.services.calendar
+    task = svc.create_task(desk.actor, "File the answer", datetime(2026, 3, 3, 10, 0, tzinfo=NY))
+    svc.create_event(desk.actor, "Hearing <b>room 4</b>", datetime(2026, 3, 5, 14, 0, tzinfo=NY),
+                     datetime(2026, 3, 5, 15, 0, tzinfo=NY))
+    desk.window.show_page("Calendar")
+    page.set_mine(False)
+    page.refresh()
+    views = page.views
+    assert views.isVisible() and views.tabText(0) == "&Month" and views.tabText(1) == "&Week"
+    # Month: the days with items are marked, their titles in the day's tooltip (plain text).
+    assert views.marked_days() == [date(2026, 3, 3), date(2026, 3, 5)]
+    marked = views.month.dateTextFormat(QDate(2026, 3, 5))
+    assert marked.fontUnderline() and "Hearing &lt;b&gt;room 4&lt;/b&gt;" in marked.toolTip()
+    assert not views.month.dateTextFormat(QDate(2026, 3, 4)).fontUnderline()
+    # Week: Monday to Sunday of the chosen day (today, Mon Mar 2), one line per item.
+    views.setCurrentWidget(views.week)
+    assert views.week_days()[0] == date(2026, 3, 2) and views.week_days()[6] == date(2026, 3, 8)
+    cells = views.week_cells()
+    assert cells[date(2026, 3, 3)] == ["10:00 AM File the answer"]
+    assert cells[date(2026, 3, 5)] == ["2:00 PM Hearing <b>room 4</b>"]
+    assert cells[date(2026, 3, 4)] == []
+    # A double click on an item opens it, as in the list.
+    column = views.week_days().index(date(2026, 3, 3))
+    with qtbot.waitSignal(page.edit_requested) as opened:
+        views.week.cellDoubleClicked.emit(0, column)
+    assert opened.args == [task]
+    # Choosing a day of another week in the month moves the week view there.
+    views.show_day(date(2026, 3, 11))
+    assert views.week_days()[0] == date(2026, 3, 9)
+    assert all(not lines for lines in views.week_cells().values())

@@ -232,6 +232,7 @@ def test_test_connection_says_what_is_wrong(qtbot: QtBot, services: Services,
 
     with SandboxServer(account_sid=sid, auth_token=token, incoming_numbers=[OFFICE]) as server:
         monkeypatch.setenv("DESKTOP_SMS_TWILIO_API_URL", server.base_url)
+        click(qtbot, page.twilio)  # Sandbox mode checks the Sandbox, not an account
         retype(qtbot, page.account_sid, sid)
         retype(qtbot, page.auth_token, "wrong")
         retype(qtbot, page.office_numbers, OFFICE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ from desktop_sms.db.models import (
     InboundFilingFailure,
     InboundMedia,
     InboundMessage,
+    Matter,
     MessageLink,
     Setting,
     User,
@@ -333,6 +335,24 @@ def sender_display(inbound: InboundMessage, region: str) -> str:
     return format_display(inbound.from_e164, region) if inbound.from_e164 else inbound.from_raw
 
 
+def document_name(day: str, n: int, case_number: str, sender: str, ext: str) -> str:
+    """The name of a reply's attachment on a case: 'sms-20261130-1_case-25-000001_from-0177.jpg'.
+
+    day: the UTC day received (YYYYMMDD); n: its number that day on the case (the
+    'sms-<day>-' prefix is what the numbering counts); sender: the number as received, of
+    which only the last four digits are kept (a masked number, never the whole one). Case
+    numbers keep letters, digits and '-' only, so the name is valid on every file system.
+    """
+    case = re.sub(r"[^A-Za-z0-9-]+", "-", case_number).strip("-")
+    digits = "".join(ch for ch in sender if ch.isdigit())[-4:]
+    name = f"sms-{day}-{n}"
+    if case:
+        name += f"_case-{case}"
+    if digits:
+        name += f"_from-{digits}"
+    return f"{name}.{ext}"
+
+
 def _next_document_number(session: Session, matter_id: int, day: str) -> int:
     prefix = f"sms-{day}-"
     count = session.scalar(select(func.count(Document.id)).where(
@@ -351,6 +371,7 @@ def add_documents(session: Session, inbound: InboundMessage, matter_id: int, not
     day = inbound.received_at.astimezone(UTC).strftime("%Y%m%d")
     ids: list[int] = []
     n = 0
+    case_number = ""
     for medium in media:
         if medium.data is None or medium.rejected:
             continue
@@ -362,8 +383,11 @@ def add_documents(session: Session, inbound: InboundMessage, matter_id: int, not
             continue
         if n == 0:
             n = _next_document_number(session, matter_id, day)
+            case_number = session.scalar(select(Matter.case_number).where(
+                Matter.id == matter_id)) or ""
         ctype, ext, opaque = classify_media(medium.content_type, medium.data)
-        doc = Document(matter_id=matter_id, folder=ATTACHMENTS_FOLDER, name=f"sms-{day}-{n}.{ext}",
+        name = document_name(day, n, case_number, inbound.from_e164 or inbound.from_raw, ext)
+        doc = Document(matter_id=matter_id, folder=ATTACHMENTS_FOLDER, name=name,
                        content_type=ctype, size=len(medium.data), data=medium.data,
                        opaque=opaque, created_at=now, note_id=note_id,
                        inbound_media_id=medium.id)
@@ -519,7 +543,7 @@ def _insert_media(conn: Connection, inbound_id: int,
 
 def _file_new(conn: Connection, inbound_id: int, body: str, received_at: datetime,
               decisions: Sequence[LinkDecision], *, subject: str, now: datetime,
-              media: Sequence[_NewMedia]) -> None:
+              media: Sequence[_NewMedia], sender: str = "") -> None:
     """File a message just stored on each decided matter: link, note, documents, alert.
 
     The same rows as `file_on_matter` for a new message (no link can exist yet), in a fixed
@@ -542,15 +566,18 @@ def _file_new(conn: Connection, inbound_id: int, body: str, received_at: datetim
     day = received_at.astimezone(UTC).strftime("%Y%m%d")
     counts = {int(m): int(c) for m, c in conn.execute(st.document_counts, {
         "matter_ids": list(note_ids), "prefix": f"sms-{day}-%"})}
+    case_numbers = {int(i): str(c) for i, c in conn.execute(
+        select(Matter.id, Matter.case_number).where(Matter.id.in_(list(note_ids))))}
     documents: list[dict[str, Any]] = []
     for matter_id, note_id in note_ids.items():
-        n = counts.get(matter_id, 0) + 1  # documents are named sms-<day>-<n> per matter
+        n = counts.get(matter_id, 0) + 1  # documents are named sms-<day>-<n>… per matter
         for k, m in enumerate(stored):
             assert m.data is not None
             ctype, ext, opaque = classify_media(m.content_type, m.data)
             documents.append({
                 "matter_id": matter_id, "folder": ATTACHMENTS_FOLDER,
-                "name": f"sms-{day}-{n + k}.{ext}", "content_type": ctype, "size": len(m.data),
+                "name": document_name(day, n + k, case_numbers.get(matter_id, ""), sender, ext),
+                "content_type": ctype, "size": len(m.data),
                 "data": m.data, "opaque": opaque, "created_at": now, "note_id": note_id,
                 "inbound_media_id": m.id})
     conn.execute(st.insert_document, documents)
@@ -696,7 +723,8 @@ class InboundIngest:
                 subject = _note_subject(from_e164, message.from_ or "", region)
                 _file_new(conn, inbound_id, f"{body}\n\n{TRUNCATED_NOTE}" if truncated else body,
                           received_at, decisions,
-                          subject=subject, now=now, media=media)
+                          subject=subject, now=now, media=media,
+                          sender=from_e164 or message.from_ or "")
             if keyword and from_e164:
                 record_opt_out(s, from_e164, keyword == "opt_out", "keyword", received_at,
                                inbound_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, table
 from sqlalchemy import text as sql_text
@@ -80,6 +81,18 @@ class MatterInput:
     intake_date: date | None = None
     date_opened: date | None = None
     primary_username: str | None = None
+
+
+# The case list's columns the query can sort by (MatterRow field → column).
+CASE_SORT_KEYS: dict[str, Any] = {
+    "case_number": Matter.case_number,
+    "client_name": Matter.client_name,
+    "stage": Matter.stage,
+    "mobile": Matter.mobile_raw,
+    "home": Matter.home_raw,
+    "intake_date": Matter.intake_date,
+    "date_opened": Matter.date_opened,
+}
 
 
 def opted_out_mark() -> ColumnElement[str]:
@@ -182,13 +195,22 @@ class MatterService:
             return int(s.scalar(stmt) or 0)
 
     def page(self, text: str = "", mine_user_id: int | None = None, *, offset: int = 0,
-             limit: int = 200) -> list[MatterRow]:
-        """One window of the case list, newest case numbers first."""
+             limit: int = 200, sort: str = "case_number",
+             descending: bool = True) -> list[MatterRow]:
+        """One window of the case list, newest case numbers first unless sorted otherwise.
+
+        sort: a key of CASE_SORT_KEYS (a MatterRow field; an unknown key sorts by case
+        number); ties are broken by case number, so paging is stable.
+        """
+        key = CASE_SORT_KEYS.get(sort, Matter.case_number)
+        order = [key.desc() if descending else key.asc()]
+        if key is not Matter.case_number:
+            order.append(Matter.case_number.desc() if descending else Matter.case_number.asc())
         stmt = (select(Matter.id, Matter.case_number, Matter.client_name, Matter.stage,
                        Matter.mobile_raw, Matter.home_raw, Matter.intake_date, Matter.date_opened,
                        primary_name_subquery().scalar_subquery(), opted_out_mark())
                 .where(*self._filtered(text, mine_user_id))
-                .order_by(Matter.case_number.desc()).offset(offset).limit(limit))
+                .order_by(*order).offset(offset).limit(limit))
         with self.db.session() as s:
             return [MatterRow(*row) for row in s.execute(stmt)]
 

@@ -235,10 +235,24 @@ class OutboundService:
 
     # --- queue --------------------------------------------------------------------------
     def queue(self, *, mine_user_id: int | None = None, matter_id: int | None = None,
-              limit: int = 2000) -> list[QueueRow]:
+              limit: int = 2000, sort: str = "Send time",
+              descending: bool = False) -> list[QueueRow]:
         """Scheduled, queued, sending, missed, recently failed and recently canceled-by-STOP
-        messages, soonest first."""
+        messages, soonest first unless sorted otherwise.
+
+        sort: a Queue column name ("Send time", "State", "Recipient", "Case", "Client",
+        "Author", "Error", "Message"; anything else sorts by send time); ties by send time.
+        """
         author = aliased(User)
+        keys: dict[str, Any] = {
+            "State": OutboundMessage.state, "Recipient": OutboundMessage.to_raw,
+            "Case": Matter.case_number, "Client": Matter.client_name, "Author": author.name,
+            "Error": OutboundMessage.error_message, "Message": OutboundMessage.body,
+        }
+        key = keys.get(sort, OutboundMessage.send_at)
+        first = [key.desc() if descending else key.asc()]
+        if key is not OutboundMessage.send_at:
+            first.append(OutboundMessage.send_at)
         since = self.clock() - QUEUE_FAILED_WINDOW
         stmt = (select(OutboundMessage, Matter.case_number, Matter.client_name, author.name)
                 .outerjoin(Matter, OutboundMessage.matter_id == Matter.id)
@@ -251,7 +265,7 @@ class OutboundService:
                            (OutboundMessage.state == "canceled")
                            & (OutboundMessage.error_message == consent.CANCEL_REASON)
                            & (OutboundMessage.created_at >= since)))
-                .order_by(OutboundMessage.send_at, OutboundMessage.id).limit(limit))
+                .order_by(*first, OutboundMessage.id).limit(limit))
         if mine_user_id is not None:
             stmt = stmt.where(OutboundMessage.author_id == mine_user_id)
         if matter_id is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from desktop_sms.db.database import Database
@@ -140,6 +141,39 @@ def _rule_label(rule: str, user_name: str | None) -> str:
     return f"{label} ({user_name})" if rule == LinkRule.MANUAL and user_name else label
 
 
+# The Received Log's columns the query can sort by (the view's header names).
+SORTABLE_COLUMNS: dict[str, Any] = {
+    "Received": InboundMessage.received_at,
+    "From": InboundMessage.from_raw,
+    "Text": InboundMessage.body,
+    "Media": InboundMessage.num_media,
+    "Review": InboundMessage.needs_review,
+}
+
+
+def received_search_filter(search: str) -> list[ColumnElement[bool]]:
+    """One SQL condition per word of search: the word is in the message's text, in its
+    sender's number (as received or in +E.164, digits compared without punctuation), or in
+    the number of a case it is filed on (active links only). Case-insensitive; [] for blank."""
+    conditions: list[ColumnElement[bool]] = []
+    for word in search.split():
+        like = f"%{word.lower()}%"
+        options: list[ColumnElement[bool]] = [
+            func.lower(InboundMessage.body).like(like),
+            func.lower(InboundMessage.from_raw).like(like),
+            InboundMessage.id.in_(
+                select(MessageLink.inbound_id)
+                .join(Matter, Matter.id == MessageLink.matter_id)
+                .where(MessageLink.withdrawn_at.is_(None),
+                       func.lower(Matter.case_number).like(like))),
+        ]
+        digits = "".join(ch for ch in word if ch.isdigit())
+        if len(digits) >= 3:
+            options.append(InboundMessage.from_e164.like(f"%{digits}%"))
+        conditions.append(or_(*options))
+    return conditions
+
+
 class ReceivedLog:
     """Queries behind the Received Log, the case SMS log and notes' attachments."""
 
@@ -158,16 +192,24 @@ class ReceivedLog:
 
     # --- Received Log --------------------------------------------------------------------
     def rows(self, *, actor: Actor, needs_review_only: bool = False, offset: int = 0,
-             limit: int = 500) -> list[ReceivedRow]:
-        """Inbound messages newest first, with their active links.
+             limit: int = 500, search: str = "", sort_column: str = "Received",
+             descending: bool = True) -> list[ReceivedRow]:
+        """Inbound messages with their active links, newest first unless sorted otherwise.
 
-        Raises PermissionDenied unless the actor has SMS access now (services/access.py).
+        search: words each found in the text, the sender's number or a linked case number
+        (case-insensitive; see received_search_filter). sort_column: one of SORTABLE_COLUMNS
+        (an unknown name sorts by Received). Raises PermissionDenied unless the actor has SMS
+        access now (services/access.py).
         """
         access.require_sms(self.db, actor, "read the Received Log")
-        stmt = select(InboundMessage).order_by(InboundMessage.received_at.desc(),
-                                               InboundMessage.id.desc())
+        key = SORTABLE_COLUMNS.get(sort_column, InboundMessage.received_at)
+        stmt = select(InboundMessage).order_by(
+            key.desc() if descending else key.asc(),
+            InboundMessage.id.desc() if descending else InboundMessage.id.asc())
         if needs_review_only:
             stmt = stmt.where(InboundMessage.needs_review.is_(True))
+        for condition in received_search_filter(search):
+            stmt = stmt.where(condition)
         region = self.region  # before the session: settings open their own
         with self.db.session() as s:
             messages = list(s.scalars(stmt.offset(offset).limit(limit)))
@@ -184,11 +226,13 @@ class ReceivedLog:
                 raise NotFound(f"There is no received message with id {inbound_id}.")
             return self._row(m, self._links(s, [m.id]).get(m.id, ()), region)
 
-    def count(self, *, needs_review_only: bool = False) -> int:
-        """How many inbound messages (or how many need review)."""
+    def count(self, *, needs_review_only: bool = False, search: str = "") -> int:
+        """How many inbound messages (or how many need review), matching search if given."""
         stmt = select(func.count(InboundMessage.id))
         if needs_review_only:
             stmt = stmt.where(InboundMessage.needs_review.is_(True))
+        for condition in received_search_filter(search):
+            stmt = stmt.where(condition)
         with self.db.session() as s:
             return int(s.scalar(stmt) or 0)
 

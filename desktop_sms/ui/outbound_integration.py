@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_sms.ui.dialogs.compose_dialog import ComposeDialog
 from desktop_sms.ui.windows.main_window import MainWindow
@@ -62,6 +62,14 @@ class OutboundUi(QObject):
         """Actions → Send SMS… on this matter opens the compose dialog."""
         view.send_sms_requested.connect(
             lambda matter_id, v=view: self.open_compose(matter_id, v))
+        # Sandbox only: the Simulated phone opened from a case is that client's mobile.
+        phone_action = QAction("Reply as the client (Simulated phone)…", view)
+        phone_action.setObjectName("casePhoneAction")
+        phone_action.triggered.connect(lambda _c=False, v=view: self.open_simulated_phone(v))
+        phone_action.setVisible(self.phone_action.isVisible())
+        view.actions_menu.addAction(phone_action)
+        view.actions_menu.aboutToShow.connect(
+            lambda a=phone_action: a.setVisible(self._sandbox_mode()))
         view.update_actions()
 
     def open_compose(self, matter_id: int, view: MatterView | None = None) -> ComposeDialog | None:
@@ -105,17 +113,29 @@ class OutboundUi(QObject):
         """The Simulated phone exists only in sandbox mode."""
         # The "provider" setting is what ProviderFactory.mode() reports; read directly so test
         # factories that skip ProviderFactory.__init__ (outbound_fixtures) still work.
-        mode = str(self.window.services.settings.get("provider"))
-        self.phone_action.setVisible(mode == "sandbox")
+        self.phone_action.setVisible(self._sandbox_mode())
 
-    def open_simulated_phone(self) -> SimulatedPhoneWindow:
-        """SMS → Simulated phone…: one window, shown and raised."""
+    def _sandbox_mode(self) -> bool:
+        return str(self.window.services.settings.get("provider")) == "sandbox"
+
+    def open_simulated_phone(self, view: MatterView | None = None) -> SimulatedPhoneWindow:
+        """SMS → Simulated phone…: one window, shown and raised.
+
+        Opened from a case window (view, or the case window that is active), the phone is
+        that case's client mobile rather than the first client listed.
+        """
+        if view is None or not isinstance(view, MatterView):
+            active = QApplication.activeWindow()
+            view = active if isinstance(active, MatterView) else None
+        number = view.detail.mobile_raw if view is not None and view.detail else None
         if self.phone_window is None:
             phone = SimulatedPhoneWindow(self.window.services, self.window.runner,
                                          parent=self.window)
             phone.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             phone.destroyed.connect(self._forget_phone)
             self.phone_window = phone
+        if number:
+            self.phone_window.set_number(number)
         self.phone_window.show()
         self.phone_window.raise_()
         self.phone_window.activateWindow()

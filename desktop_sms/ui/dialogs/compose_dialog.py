@@ -133,6 +133,14 @@ def _plain_label(text: str = "", object_name: str = "") -> QLabel:
     return label
 
 
+def closed_case_warning(stage: str) -> str:
+    """The warning shown above a text on a case that is no longer open ('' when it is)."""
+    if stage in ("closed", "rejected"):
+        return (f"This case is {stage}. Check that the client should still get texts "
+                "about it before you send.")
+    return ""
+
+
 class ComposeDialog(QDialog):
     """Compose and send (or schedule) one text from a matter; emits message_queued(id)."""
 
@@ -176,6 +184,11 @@ class ComposeDialog(QDialog):
         # --- header -----------------------------------------------------------------------
         self.heading = _plain_label(object_name="pageHeading")
         self.consent_header = _plain_label(object_name="consentHeader")
+        # Texting on a closed (or rejected) case is allowed, but said plainly first.
+        self.closed_case_warning = _plain_label(
+            closed_case_warning(self.detail.stage), "closedCaseWarning")
+        self.closed_case_warning.setStyleSheet("color: #8a5a00; font-weight: 600;")
+        self.closed_case_warning.setVisible(bool(self.closed_case_warning.text()))
 
         # --- To ---------------------------------------------------------------------------
         self.to_combo = QComboBox()
@@ -244,7 +257,8 @@ class ComposeDialog(QDialog):
         self.template_combo.activated.connect(self._template_picked)
 
         # --- consent ----------------------------------------------------------------------
-        self.consent_box = QGroupBox("SMS consent")
+        # Titled by what it asks: the header above already reads "SMS consent: …".
+        self.consent_box = QGroupBox("Ask the client now")
         self.consent_instructions = _plain_label(
             str(services.settings.get("sms_consent_instructions")), "consentInstructions")
         self.consent_question = _plain_label(CONSENT_QUESTION)
@@ -319,6 +333,9 @@ class ComposeDialog(QDialog):
         to_row.addWidget(self.recipient_kind)
         to_label = QLabel("&To")
         to_label.setBuddy(self.to_combo)
+        # Never narrower than its text (a style's form spacing clipped it to "Tc").
+        to_label.setMinimumWidth(to_label.sizeHint().width())
+        self.to_label = to_label
         form = QFormLayout()
         form.addRow(to_label, to_row)
         form.addRow("", self.recipient_error)
@@ -342,6 +359,7 @@ class ComposeDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
+        layout.addWidget(self.closed_case_warning)
         layout.addWidget(self.consent_header)
         layout.addWidget(self.consent_box)
         layout.addLayout(form)

@@ -81,6 +81,7 @@ class PreferencesDialog(QDialog):
 
         self.nav = QListWidget()
         self.nav.setObjectName("preferencesNavigation")
+        self.nav.setAccessibleName("Preferences pages")
         self.nav.setFixedWidth(200)
         self.nav.setSpacing(3)
         self.stack = QStackedWidget()
@@ -89,6 +90,7 @@ class PreferencesDialog(QDialog):
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QScrollArea.Shape.NoFrame)
             scroll.setWidget(page)
+            scroll.setAccessibleName(page.title)
             self.stack.addWidget(scroll)
             self.nav.addItem(QListWidgetItem(page.title))
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)

@@ -44,7 +44,8 @@ class MatterQueries(Protocol):
     def count(self, text: str = "", mine_user_id: int | None = None) -> int: ...
 
     def page(self, text: str = "", mine_user_id: int | None = None, *, offset: int = 0,
-             limit: int = 200) -> list[MatterRow]: ...
+             limit: int = 200, sort: str = "case_number",
+             descending: bool = True) -> list[MatterRow]: ...
 
 
 def _display(value: object) -> str:
@@ -66,6 +67,7 @@ class CaseTableModel(QAbstractTableModel):
         self._text = ""
         self._mine: int | None = None
         self._windows: OrderedDict[int, list[MatterRow]] = OrderedDict()
+        self._sort = ("case_number", True)  # (MatterRow field, descending): done by the query
         self._count = self._matters.count(self._text, self._mine)
 
     # --- filter --------------------------------------------------------------------------
@@ -76,6 +78,20 @@ class CaseTableModel(QAbstractTableModel):
         self._text, self._mine = text, mine_user_id
         self.refresh()
         self.filter_changed.emit()
+
+    def set_sort(self, key: str, descending: bool) -> None:
+        """Order the list by a column key of COLUMNS (the query sorts, every row not just the
+        ones in memory); the cached windows are dropped."""
+        if (key, descending) == self._sort:
+            return
+        self.beginResetModel()
+        self._sort = (key, descending)
+        self._windows.clear()
+        self.endResetModel()
+
+    def sort_order(self) -> tuple[str, bool]:
+        """(column key, descending) the list is ordered by."""
+        return self._sort
 
     def filter_text(self) -> str:
         """The current filter text."""
@@ -96,7 +112,11 @@ class CaseTableModel(QAbstractTableModel):
         start = row - row % WINDOW
         window = self._windows.get(start)
         if window is None:
-            window = self._matters.page(self._text, self._mine, offset=start, limit=WINDOW)
+            if self._sort == ("case_number", True):  # the default order: no sort arguments
+                window = self._matters.page(self._text, self._mine, offset=start, limit=WINDOW)
+            else:
+                window = self._matters.page(self._text, self._mine, offset=start, limit=WINDOW,
+                                            sort=self._sort[0], descending=self._sort[1])
             self._windows[start] = window
             while len(self._windows) > MAX_WINDOWS:
                 self._windows.popitem(last=False)

@@ -30,6 +30,7 @@ class UpcomingWidget(QWidget):
         self._user_id = user_id
         self._days = days
         self.tree = CalendarTree(calendar)
+        self.tree.setAccessibleName("Upcoming tasks and events")
         self.tree.edit_requested.connect(self.edit_requested)
         self.message = QLabel()
         self.message.setTextFormat(Qt.TextFormat.PlainText)

@@ -22,7 +22,7 @@ from desktop_sms.services.common import Actor
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
-COLUMNS = ("When", "Who", "What", "Target", "Detail")
+COLUMNS = ("When", "Who", "What happened", "What", "Target", "Detail")
 ACTION_LABELS = {
     "alert.dismiss": "Alert dismissed",
     "consent.record": "Consent recorded",
@@ -136,11 +136,11 @@ class AuditLogWindow(QWidget):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             when = row.at.astimezone() if row.at.tzinfo else row.at
-            values = (when.strftime("%Y-%m-%d %H:%M:%S"), row.username, action_label(row.action),
-                      row.target, row.detail)
+            values = (when.strftime("%Y-%m-%d %H:%M:%S"), row.username, row.sentence,
+                      action_label(row.action), row.target, row.detail)
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)  # plain text: details may quote what people typed
-                if c == 2:
+                if c == 3:
                     item.setToolTip(row.action)
                 self.table.setItem(r, c, item)
         self.count_label.setText(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from desktop_sms.services.calendar import CalendarItemView, CalendarService, DeliveryStatus
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.ui.text import plain_tooltip
+from desktop_sms.ui.widgets.calendar_views import CalendarViews
 
 COLUMNS = ("When", "What", "Case", "Attendees / text status")
 ITEM_ID_ROLE = Qt.ItemDataRole.UserRole
@@ -170,6 +172,7 @@ class _ItemListBase(QWidget):
         self._calendar = calendar
         self._actor = actor
         self.tree = CalendarTree(calendar)
+        self.tree.setAccessibleName("Tasks and events")
         self.tree.edit_requested.connect(self.edit_requested)
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.add_task_button = QPushButton("Add &task…")
@@ -268,7 +271,8 @@ class CalendarPage(_ItemListBase):
         today = calendar.clock().astimezone(calendar.tz).date()
         self.from_date = QDateEdit(QDate(today.year, today.month, today.day))
         self.to_date = QDateEdit(QDate(today.year, today.month, today.day).addDays(DEFAULT_DAYS))
-        for edit in (self.from_date, self.to_date):
+        for edit, name in ((self.from_date, "From date"), (self.to_date, "To date")):
+            edit.setAccessibleName(name)
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
         self.refresh_button = QPushButton("&Refresh")
@@ -287,13 +291,28 @@ class CalendarPage(_ItemListBase):
         filters.addWidget(self.refresh_button)
         filters.addStretch(1)
 
+        # Month and week views beside the list, over the same items.
+        self._loaded: list[CalendarItemView] = []
+        self.views = CalendarViews(calendar.tz, today)
+        self.views.item_activated.connect(self.edit_requested)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.views)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+
         layout = QVBoxLayout(self)
         layout.addWidget(heading)
         layout.addLayout(filters)
         layout.addLayout(self.button_row())
-        layout.addWidget(self.tree, 1)
+        layout.addWidget(splitter, 1)
         layout.addWidget(self.message)
         self.refresh()
+
+    def refresh(self) -> None:
+        """Read the items again; the list, the month and the week show them."""
+        super().refresh()
+        self.views.set_items(self._loaded)
 
     def set_mine(self, mine: bool) -> None:
         """Show only the signed-in user's items (True) or everybody's."""
@@ -309,7 +328,8 @@ class CalendarPage(_ItemListBase):
         start = datetime.combine(start_day, time(0, 0), tzinfo=tz)
         end = datetime.combine(end_day + timedelta(days=1), time(0, 0), tzinfo=tz)
         user_id = self._actor.user_id if self.is_mine() else None
-        return self._calendar.upcoming(user_id, start, end)
+        self._loaded = self._calendar.upcoming(user_id, start, end)
+        return self._loaded
 
     def empty_text(self) -> str:
         return "No tasks or events in these dates."

@@ -18,9 +18,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_sms.services.common import Actor
-from desktop_sms.services.matters import COUNT_CAP, MatterService, count_is_capped
+from desktop_sms.services.matters import (
+    CASE_SORT_KEYS,
+    COUNT_CAP,
+    MatterService,
+    count_is_capped,
+)
 from desktop_sms.ui.dialogs.case_form_dialog import CaseFormDialog
-from desktop_sms.ui.models.case_table_model import CaseTableModel
+from desktop_sms.ui.models.case_table_model import COLUMNS, CaseTableModel
+from desktop_sms.ui.view_state import remember_header
 
 FILTER_DELAY_MS = 150
 COLUMN_WIDTHS = (105, 190, 85, 125, 125, 95, 100, 150)
@@ -61,6 +67,7 @@ class CasesPage(QWidget):
 
         self.model = CaseTableModel(matters, self)
         self.table = QTableView()
+        self.table.setAccessibleName("Cases")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -79,6 +86,14 @@ class CasesPage(QWidget):
         hheader.setStretchLastSection(True)
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
+        # A header click sorts by the query (MatterService.page), never over the rows in
+        # memory; widths and order are kept between sessions (desktop_sms/ui/view_state.py).
+        hheader.setSectionsClickable(True)
+        hheader.setSortIndicatorShown(True)
+        hheader.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        remember_header(hheader, "cases")
+        self._apply_sort(hheader.sortIndicatorSection(), hheader.sortIndicatorOrder())
+        hheader.sortIndicatorChanged.connect(self._apply_sort)
         self.table.doubleClicked.connect(self._open_index)
         for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             shortcut = QShortcut(QKeySequence(key), self.table)
@@ -106,6 +121,19 @@ class CasesPage(QWidget):
         self._filter_timer.stop()
         mine = self._actor.user_id if self.mine_checkbox.isChecked() else None
         self.model.set_filter(self.filter_edit.text(), mine)
+
+    def _apply_sort(self, section: int, order: Qt.SortOrder) -> None:
+        key = COLUMNS[section][0] if 0 <= section < len(COLUMNS) else ""
+        if key not in CASE_SORT_KEYS:  # Primary assignee, Texts: keep the order shown
+            current = self.model.sort_order()
+            header = self.table.horizontalHeader()
+            header.blockSignals(True)
+            header.setSortIndicator([k for k, _ in COLUMNS].index(current[0]),
+                                    Qt.SortOrder.DescendingOrder if current[1]
+                                    else Qt.SortOrder.AscendingOrder)
+            header.blockSignals(False)
+            return
+        self.model.set_sort(key, order == Qt.SortOrder.DescendingOrder)
 
     def refresh(self) -> None:
         """Reload after matters changed (an import, a new or edited case)."""

@@ -37,6 +37,7 @@ from desktop_sms.ui.background import BackgroundBridge
 from desktop_sms.ui.dialogs.import_dialog import ImportDialog
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.tray import TrayNotifier
+from desktop_sms.ui.view_state import load_value, restore_geometry, save_geometry, save_value
 from desktop_sms.ui.widgets.placeholder_page import PlaceholderPage
 from desktop_sms.ui.windows.cases_page import CasesPage
 from desktop_sms.ui.windows.matter_view import MatterView
@@ -370,7 +371,23 @@ class MainWindow(QMainWindow):
         notice.show()
         self.close()
 
+    def restore_view_state(self) -> None:
+        """Put the window where the person left it and show the page last shown
+        (desktop_sms/ui/view_state.py); a page no longer offered is skipped."""
+        restore_geometry(self, "mainWindow")
+        page = load_value("mainWindow/page")
+        offered = [self.nav.item(i).text() for i in range(self.nav.count())
+                   if not self.nav.item(i).isHidden()]
+        if page and page in offered and page != self.current_page_name():
+            self.show_page(page)
+
+    def save_view_state(self) -> None:
+        """Keep the window's size and position and the page shown, for the next start."""
+        save_geometry(self, "mainWindow")
+        save_value("mainWindow/page", self.current_page_name())
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_view_state()
         self.account_timer.stop()  # no account check may start on a runner being shut down
         for view in self.matter_views():
             view.close()

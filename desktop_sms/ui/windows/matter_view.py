@@ -8,13 +8,14 @@ connected) and replace a tab's placeholder with ``set_tab(name, widget)``.
 from __future__ import annotations
 
 from PySide6.QtCore import SIGNAL, Qt, Signal, SignalInstance
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QMenu,
     QMessageBox,
+    QPushButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -27,6 +28,7 @@ from desktop_sms.services.matters import MatterDetail
 from desktop_sms.services.notes import list_notes
 from desktop_sms.ui.dialogs.case_form_dialog import CaseFormDialog
 from desktop_sms.ui.dialogs.consent_dialog import ConsentDialog
+from desktop_sms.ui.dialogs.note_dialog import NoteDialog
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.named_tabs import NamedTabs
 from desktop_sms.ui.widgets.notes_pane import NotesPane, local_time
@@ -122,6 +124,14 @@ class MatterView(QWidget):
         title_col.addWidget(self.case_number_label)
         title_col.addWidget(self.client_label)
         title_row.addLayout(title_col, 1)
+        # Add note… beside Actions; Ctrl+W closes the case window (as in other desktop apps).
+        self.note_dialog: NoteDialog | None = None
+        self.add_note_button = QPushButton("Add &note…")
+        self.add_note_button.setObjectName("addNoteButton")
+        self.add_note_button.clicked.connect(self.add_note)
+        title_row.addWidget(self.add_note_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.close_shortcut = QShortcut(QKeySequence("Ctrl+W"), self)
+        self.close_shortcut.activated.connect(self.close)
         title_row.addWidget(self.actions_button, 0, Qt.AlignmentFlag.AlignTop)
 
         facts = QFormLayout()
@@ -198,6 +208,18 @@ class MatterView(QWidget):
         dialog.saved.connect(self._on_saved)
         dialog.finished.connect(dialog.deleteLater)
         self.form_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def add_note(self) -> NoteDialog:
+        """Open Add note… on this matter (non-blocking); the notes reload once it is saved."""
+        d = self.detail
+        assert d is not None
+        dialog = NoteDialog(self._services.db, self._actor, self._runner, self.matter_id,
+                            d.case_number, self._services.clock, parent=self)
+        dialog.saved.connect(lambda _id: self._on_saved(self.matter_id))
+        dialog.finished.connect(dialog.deleteLater)
+        self.note_dialog = dialog
         dialog.open()
         return dialog
 

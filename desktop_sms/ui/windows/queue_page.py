@@ -7,6 +7,8 @@ it was canceled or why not (a text already sending or sent cannot be canceled).
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -26,8 +28,9 @@ from PySide6.QtWidgets import (
 from desktop_sms.services.common import Actor, NotFound, ServiceError
 from desktop_sms.services.container import Services
 from desktop_sms.services.outbound import CancelOutcome, OutboundService, QueueRow
-from desktop_sms.ui.models.queue_model import QueueTableModel
+from desktop_sms.ui.models.queue_model import COLUMNS, QueueTableModel
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.view_state import remember_header
 from desktop_sms.ui.widgets.error_label import ErrorLabel
 
 REFRESH_INTERVAL_MS = 10_000
@@ -35,28 +38,32 @@ FILTER_DELAY_MS = 250
 COLUMN_WIDTHS = (125, 80, 125, 95, 150, 120, 160)
 
 
-def load_queue(services: Services, mine_user_id: int | None, case_text: str) -> list[QueueRow]:
-    """The queue for the page's filters (runs on a pool thread; no widgets here).
+def load_queue(services: Services, mine_user_id: int | None, case_text: str,
+               sort: str = "Send time", descending: bool = False) -> list[QueueRow]:
+    """The queue for the page's filters, ordered by the query (runs on a pool thread; no
+    widgets here).
 
     An exact case number filters in the database; anything else matches case numbers that
-    contain the text.
+    contain the text. sort / descending: as OutboundService.queue.
     """
     case_text = case_text.strip()
+    order: dict[str, Any] = {"sort": sort, "descending": descending}
     if not case_text:
-        return services.outbound.queue(mine_user_id=mine_user_id)
+        return services.outbound.queue(mine_user_id=mine_user_id, **order)
     try:
         matter = services.matters.by_number(case_text)
     except NotFound:
         needle = case_text.lower()
-        return [r for r in services.outbound.queue(mine_user_id=mine_user_id)
+        return [r for r in services.outbound.queue(mine_user_id=mine_user_id, **order)
                 if r.case_number and needle in r.case_number.lower()]
-    return services.outbound.queue(mine_user_id=mine_user_id, matter_id=matter.id)
+    return services.outbound.queue(mine_user_id=mine_user_id, matter_id=matter.id, **order)
 
 
-def load_queue_page(services: Services, mine_user_id: int | None,
-                    case_text: str) -> tuple[list[QueueRow], str]:
+def load_queue_page(services: Services, mine_user_id: int | None, case_text: str,
+                    sort: str = "Send time",
+                    descending: bool = False) -> tuple[list[QueueRow], str]:
     """The queue (as load_queue) and the default region its numbers are shown for."""
-    return (load_queue(services, mine_user_id, case_text),
+    return (load_queue(services, mine_user_id, case_text, sort, descending),
             str(services.settings.get("default_region")))
 
 
@@ -119,6 +126,7 @@ class QueuePage(QWidget):
 
         self.model = QueueTableModel(self)
         self.table = QTableView()
+        self.table.setAccessibleName("Queue")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -130,6 +138,12 @@ class QueuePage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
+        # A header click sorts by the query (OutboundService.queue); widths and order kept.
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(COLUMNS.index("Send time"), Qt.SortOrder.AscendingOrder)
+        remember_header(header, "queue")
+        header.sortIndicatorChanged.connect(lambda _c, _o: self.refresh())
 
         self.result_label = QLabel()
         self.result_label.setObjectName("resultLabel")
@@ -185,7 +199,11 @@ class QueuePage(QWidget):
             return
         self._refreshing = True
         mine = self._actor.user_id if self.mine_checkbox.isChecked() else None
+        header = self.table.horizontalHeader()
+        section = header.sortIndicatorSection()
+        column = COLUMNS[section] if 0 <= section < len(COLUMNS) else "Send time"
         self._runner.run(load_queue_page, self._services, mine, self.case_filter.text(),
+                         column, header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder,
                          on_success=self._on_loaded, on_failure=self._on_load_failed)
 
     def _periodic_refresh(self) -> None:

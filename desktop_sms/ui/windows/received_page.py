@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -27,15 +28,23 @@ from PySide6.QtWidgets import (
 
 from desktop_sms.services.common import Actor
 from desktop_sms.services.linking import LinkingService
-from desktop_sms.services.received import LinkInfo, ReceivedLog, ReceivedRow, SetAsideRow
+from desktop_sms.services.received import (
+    SORTABLE_COLUMNS,
+    LinkInfo,
+    ReceivedLog,
+    ReceivedRow,
+    SetAsideRow,
+)
 from desktop_sms.ui.dialogs.link_dialog import LinkDialog
 from desktop_sms.ui.models.received_model import COLUMNS, ReceivedTableModel
 from desktop_sms.ui.tasks import TaskRunner
+from desktop_sms.ui.view_state import remember_header
 from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.notes_pane import local_time
 
 LINK_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_LIMIT = 1000
+SEARCH_DELAY_MS = 250
 
 
 @dataclass(frozen=True)
@@ -48,13 +57,15 @@ class ReceivedSnapshot:
     set_aside: tuple[SetAsideRow, ...] = ()
 
 
-def load_received(received: ReceivedLog, actor: Actor,
-                  needs_review_only: bool) -> ReceivedSnapshot:
-    """Read the log (on the runner)."""
+def load_received(received: ReceivedLog, actor: Actor, needs_review_only: bool,
+                  search: str = "", sort_column: str = "Received",
+                  descending: bool = True) -> ReceivedSnapshot:
+    """Read the log (on the runner), filtered by search and sorted by the query."""
     return ReceivedSnapshot(received.rows(actor=actor, needs_review_only=needs_review_only,
-                                          limit=ROW_LIMIT),
+                                          limit=ROW_LIMIT, search=search,
+                                          sort_column=sort_column, descending=descending),
                             received.needs_review_count(),
-                            received.count(needs_review_only=needs_review_only),
+                            received.count(needs_review_only=needs_review_only, search=search),
                             tuple(received.set_aside_rows()))
 
 
@@ -114,7 +125,20 @@ class ReceivedPage(QWidget):
         self.unlink_button.clicked.connect(self.confirm_unlink)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
+        # Search: text, sender's number or case number; typed words are searched by the query.
+        self.search_edit = QLineEdit()
+        self.search_edit.setObjectName("receivedSearch")
+        self.search_edit.setPlaceholderText("Search text, number or case")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Search received messages")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.refresh)
+        self.search_edit.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search_edit.returnPressed.connect(self.refresh)
         top = QHBoxLayout()
+        top.addWidget(self.search_edit)
         top.addWidget(self.needs_review_only)
         top.addWidget(self.count_label, 1)
         top.addWidget(self.refresh_button)
@@ -139,6 +163,19 @@ class ReceivedPage(QWidget):
         for name, width in (("Received", 130), ("From", 130), ("Media", 60), ("Cases", 110),
                             ("Rule", 150), ("Review", 100)):
             self.table.setColumnWidth(COLUMNS.index(name), width)
+        # Sorted by the query (ReceivedLog.rows), never by the view over the shown rows.
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(COLUMNS.index("Received"), Qt.SortOrder.DescendingOrder)
+        self._sorted_by = ("Received", Qt.SortOrder.DescendingOrder)
+        # Widths and sort order as last left; columns fit their contents only until then.
+        self._fit_on_load = not remember_header(header, "received")
+        section = header.sortIndicatorSection()
+        if 0 <= section < len(COLUMNS) and COLUMNS[section] in SORTABLE_COLUMNS:
+            self._sorted_by = (COLUMNS[section], header.sortIndicatorOrder())
+        else:
+            header.setSortIndicator(COLUMNS.index("Received"), Qt.SortOrder.DescendingOrder)
+        header.sortIndicatorChanged.connect(self._on_sort_changed)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
         self.table.doubleClicked.connect(lambda _i: self.open_link_dialog())
 
@@ -212,10 +249,32 @@ class ReceivedPage(QWidget):
         selected = self.selected_message()
         if selected is not None and self._pending_select is None:
             self._pending_select = selected.id
+        column, descending = self.sort_order()
         self._runner.run(load_received, self._received, self._actor,
-                         self.needs_review_only.isChecked(),
+                         self.needs_review_only.isChecked(), self.search_edit.text().strip(),
+                         column, descending,
                          on_success=lambda snap: self._loaded(generation, snap),
                          on_failure=lambda exc: self._failed(generation, exc))
+
+    def _on_sort_changed(self, section: int, _order: Qt.SortOrder) -> None:
+        if COLUMNS[section] not in SORTABLE_COLUMNS:  # Cases, Rule: keep the previous order
+            header = self.table.horizontalHeader()
+            header.blockSignals(True)
+            header.setSortIndicator(COLUMNS.index(self._sorted_by[0]), self._sorted_by[1])
+            header.blockSignals(False)
+            return
+        self._sorted_by = (COLUMNS[section], _order)
+        self.refresh()
+
+    def sort_order(self) -> tuple[str, bool]:
+        """(column name, descending) of the header's sort indicator; a column the query
+        cannot sort by (Cases, Rule) falls back to Received, newest first."""
+        header = self.table.horizontalHeader()
+        index = header.sortIndicatorSection()
+        name = COLUMNS[index] if 0 <= index < len(COLUMNS) else "Received"
+        if name not in SORTABLE_COLUMNS:
+            return "Received", True
+        return name, header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
 
     def _loaded(self, generation: int, snap: ReceivedSnapshot) -> None:
         if not widget_alive(self) or generation != self._generation:
@@ -223,7 +282,9 @@ class ReceivedPage(QWidget):
         keep = self._pending_select
         self._pending_select = None
         self.model.set_rows(snap.rows)
-        self._fit_columns()
+        if self._fit_on_load and snap.rows:  # once; then the person's widths are kept
+            self._fit_on_load = False
+            self._fit_columns()
         shown = len(snap.rows)
         what = "need review" if self.needs_review_only.isChecked() else "received"
         text = f"{snap.total} {what}"

@@ -27,6 +27,7 @@ class SmsPage(QWidget):
         heading = QLabel("SMS")
         heading.setObjectName("pageHeading")
         self.tabs = NamedTabs()
+        self.tabs.setAccessibleName("SMS")
         self.tabs.setObjectName("smsTabs")
         self.tabs.setDocumentMode(True)
         layout = QVBoxLayout(self)

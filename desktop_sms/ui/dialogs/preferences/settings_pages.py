@@ -95,6 +95,7 @@ class ComposePage(SettingsPage):
         self.editable_widget(self.consent_required)
         self.instructions = QPlainTextEdit()
         self.instructions.setObjectName("consentInstructions")
+        self.instructions.setAccessibleName("Consent instructions")
         self.instructions.setTabChangesFocus(True)
         self.instructions.setMaximumHeight(120)
         self.editable_widget(self.instructions)
@@ -112,11 +113,14 @@ class ComposePage(SettingsPage):
         (docs/consent_and_quiet_hours.md)."""
         self.request_text = QPlainTextEdit()
         self.request_text.setObjectName("consentRequestText")
+        self.request_text.setAccessibleName("Consent request text")
         self.request_text.setTabChangesFocus(True)
         self.request_text.setMaximumHeight(80)
         self.office_name = QLineEdit()
         self.quiet_hours = QLineEdit()
         self.quiet_hours.setPlaceholderText("21:00-08:00 or off")
+        self.office_name.setAccessibleName("Office name")
+        self.quiet_hours.setAccessibleName("Quiet hours")
         self.strict_states = QCheckBox("Use the stricter quiet hours of FL, OK, MD, MS, NJ and CT")
         self.allow_override = QCheckBox("Allow texting another number of a client who replied "
                                         "STOP (a reason is required and audited)")

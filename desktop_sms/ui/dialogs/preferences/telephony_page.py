@@ -54,6 +54,53 @@ def check_twilio(account_sid: str, typed_token: str, numbers: list[str],
     return replace(check, scheduling=sentence, can_schedule=can_schedule)
 
 
+SANDBOX_OK = ("OK: the Sandbox answered. Practice mode: texts go only to the Simulated phone "
+              "(SMS → Simulated phone…), never to real phones.")
+
+
+def check_sandbox(numbers: list[str]) -> str:
+    """Check Sandbox mode as sending would use it; runs on a worker thread.
+
+    Starts a private local Twilio-compatible server (desktop_sms/providers/sandbox_server.py),
+    or uses the standalone one named by DESKTOP_SMS_TWILIO_API_URL, asks it for the account
+    as the real twilio client does, and returns the sentence to show. Raises nothing: a
+    failure is described.
+    """
+    from desktop_sms.providers.sandbox_server import (
+        SANDBOX_ACCOUNT_SID,
+        SANDBOX_AUTH_TOKEN,
+        SandboxServer,
+    )
+    from desktop_sms.providers.twilio_provider import (
+        API_URL_ENV,
+        TWILIO_API_URL,
+        TwilioProvider,
+    )
+
+    external = (os.environ.get(API_URL_ENV) or "").rstrip("/")
+    server: SandboxServer | None = None
+    try:
+        if external and external != TWILIO_API_URL:
+            provider = TwilioProvider(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN,
+                                      api_base_url=external)
+        else:
+            server = SandboxServer(port=0, incoming_numbers=numbers or None)
+            server.start()
+            sid, token = server.credentials
+            provider = TwilioProvider(sid, token, api_base_url=server.base_url)
+        check = provider.test_credentials(numbers)
+    except Exception as exc:  # noqa: BLE001 - any failure is told as one sentence
+        return f"The Sandbox could not be started: {exc}"
+    finally:
+        if server is not None:
+            server.stop()
+    if check.network_error:
+        return "The Sandbox did not answer: " + " ".join(check.problems)
+    if not check.ok and not check.missing_numbers:
+        return "The Sandbox answered with a problem: " + " ".join(check.problems)
+    return SANDBOX_OK
+
+
 def describe_check(check: CredentialCheck) -> str:
     """The sentences shown under Test connection (the account, then texts held by Twilio)."""
     text = _describe_account(check)
@@ -197,7 +244,17 @@ class TelephonyPage(SettingsPage):
         return errors
 
     def test_connection(self) -> None:
-        """Check the typed account on a worker thread and say what is wrong, if anything."""
+        """Check the typed account on a worker thread and say what is wrong, if anything.
+
+        In Sandbox mode the Sandbox itself is checked: no Twilio details are asked for.
+        """
+        if self.sandbox.isChecked():
+            self.test_button.setEnabled(False)
+            self.test_result.setStyleSheet("")
+            self.test_result.setText("Testing the Sandbox…")
+            self.runner.run(check_sandbox, [], on_success=self._sandbox_tested,
+                            on_failure=self._test_failed)
+            return
         sid = self.account_sid.text().strip()
         if not sid:
             self._show_result("Type the Account SID (and the Auth Token) first.", False)
@@ -213,6 +270,10 @@ class TelephonyPage(SettingsPage):
         self.runner.run(check_twilio, sid, self.auth_token.text().strip(), numbers,
                         self.credentials, self.messaging_service_sid.text().strip(),
                         on_success=self._tested, on_failure=self._test_failed)
+
+    def _sandbox_tested(self, sentence: str) -> None:
+        self.test_button.setEnabled(True)
+        self._show_result(sentence, sentence == SANDBOX_OK)
 
     def _tested(self, check: CredentialCheck) -> None:
         self.test_button.setEnabled(True)

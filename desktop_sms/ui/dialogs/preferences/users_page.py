@@ -41,6 +41,7 @@ class UsersPage(PreferencesPage):
         self.code_dialog: SetupCodeDialog | None = None
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("usersTable")
+        self.table.setAccessibleName("Users")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
