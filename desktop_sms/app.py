@@ -347,7 +347,7 @@ def _smoke(app: QApplication, window: MainWindow, services: Services) -> int:
         if chosen is None:
             raise SmokeFailure("no demo matter has a mobile of its own")
         matter_id, case_number, client = chosen
-        services.matters.set_consent(actor, matter_id, "yes")
+        services.consent.record(actor, matter_id, "yes", "verbal")
         step(f"consent recorded on case {case_number}")
 
         body = "Desktop SMS smoke test: please reply."

@@ -222,7 +222,7 @@ def make_story(services: Services, actor: Actor, clock: StoryClock) -> Story:
     first = main_name.split()[0]
     server = services.providers.start_sandbox()
     for matter_id, *_ in chosen[:4]:
-        services.matters.set_consent(actor, matter_id, "yes")
+        services.consent.record(actor, matter_id, "yes", "verbal")
 
     def dispatch() -> None:
         report = services.dispatcher.run_due()

@@ -127,7 +127,7 @@ def seed_history(services: Services, actor: Actor) -> None:
         return
     assert maria and james and grace and omar and carlos
     for m in (maria, james, grace, omar, carlos):
-        services.matters.set_consent(actor, m.id, "yes")
+        services.consent.record(actor, m.id, "yes", "written", "signed at intake (demo)")
     seq = iter(range(1, 1000))
 
     def first(matter: Matter) -> str:
