@@ -26,6 +26,9 @@ class ProviderMessage:
     error_code: int | None = None
     error_message: str | None = None
     messaging_service_sid: str | None = None
+    # Fields the provider gave that could not be read and were replaced by a safe value
+    # (e.g. "num_media is not a number"): the message is kept and the poll reports them.
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class MediaItem:
     message_sid: str
     content_type: str
     uri: str = ""  # the media resource path (without .json), as Twilio gives it
+    # Why the attachment is not downloadable (e.g. its id is not a Twilio Media SID); None
+    # when it is. A refused item is recorded as given up, never fetched.
+    refused: str | None = None
 
 
 @dataclass(frozen=True)

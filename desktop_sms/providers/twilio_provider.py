@@ -412,10 +412,11 @@ def to_provider_message(record: Any, raw: Mapping[str, Any] | None = None) -> Pr
     """Convert a twilio MessageInstance to a ProviderMessage with UTC datetimes.
 
     Strict: a record without a Twilio SID, with an unknown direction or status, dates that are
-    not dates (checked against `raw`, the record's JSON, when given) or counts that are not
-    numbers raises MalformedAnswerError (nothing is ever
+    not dates (checked against `raw`, the record's JSON, when given) or a num_segments that is
+    not a number raises MalformedAnswerError (nothing is ever
     stored under an invented id such as "None"). Null dates and counts are allowed (Twilio
-    leaves date_sent empty while a text is queued).
+    leaves date_sent empty while a text is queued). An unreadable num_media is the exception:
+    the message is kept with num_media 0 and the field named in `unreadable`.
     """
     if raw is not None:
         # The client turns a date it cannot parse into None: check the raw text too.
@@ -437,6 +438,13 @@ def to_provider_message(record: Any, raw: Mapping[str, Any] | None = None) -> Pr
                                    or not str(error_code).strip().isdigit()):
         raise _bad("error_code is not a number")
     service = getattr(record, "messaging_service_sid", None)
+    # A reply's text matters more than its attachment count: an unreadable count (not a
+    # number, negative, absurdly large) is kept as 0 and reported, not a reason to drop it.
+    unreadable: tuple[str, ...] = ()
+    try:
+        num_media = _strict_count(record, "num_media", 0)
+    except MalformedAnswerError:
+        num_media, unreadable = 0, ("num_media is not a number of attachments",)
     return ProviderMessage(
         sid=sid,
         direction=direction,
@@ -447,11 +455,12 @@ def to_provider_message(record: Any, raw: Mapping[str, Any] | None = None) -> Pr
         date_created=_strict_date(record, "date_created"),
         date_sent=_strict_date(record, "date_sent"),
         date_updated=_strict_date(record, "date_updated"),
-        num_media=_strict_count(record, "num_media", 0),
+        num_media=num_media,
         num_segments=_strict_count(record, "num_segments", 1),
         error_code=int(error_code) if error_code is not None and int(error_code) else None,
         error_message=getattr(record, "error_message", None) or None,
         messaging_service_sid=service if isinstance(service, str) and service else None,
+        unreadable=unreadable,
     )
 
 
@@ -612,15 +621,23 @@ class TwilioProvider(SmsProvider):
                 complete=True, skipped=skipped)
 
     def list_media(self, message_sid: str) -> list[MediaItem]:
-        """The media attached to a message."""
+        """The media attached to a message. An attachment whose id is not a Twilio Media SID
+        is listed with `refused` set (never downloaded); one without an id is left out."""
         try:
             records = self._client.messages(message_sid).media.list()
         except Exception as exc:
             raise self._error(exc) from exc
         items: list[MediaItem] = []
         for record in records:
-            if not isinstance(record.sid, str) or not SID_RE.fullmatch(record.sid):
-                raise _bad("an attachment without a valid sid")
+            refused: str | None = None
+            if not isinstance(record.sid, str):
+                # No id to record it under: left unlisted (the message's count shows it missing).
+                log.warning("skipped an attachment of %s without an id", message_sid)
+                continue
+            if not SID_RE.fullmatch(record.sid):
+                # Its reply is still filed; the attachment is recorded as not downloadable.
+                log.warning("refused an attachment of %s whose id is not a Media SID", message_sid)
+                refused = _bad("an attachment whose id is not a Twilio Media SID").sentence
             uri = str(record.uri or "")
             if "://" in uri and not url_allowed(uri, self.api_base_url):
                 log.warning("refused an attachment link to %s", _where(uri))
@@ -629,7 +646,7 @@ class TwilioProvider(SmsProvider):
                 uri = uri[: -len(".json")]
             items.append(MediaItem(sid=str(record.sid), message_sid=str(record.parent_sid or message_sid),
                                    content_type=str(record.content_type or "application/octet-stream"),
-                                   uri=uri))
+                                   uri=uri, refused=refused))
         return items
 
     def media_content_url(self, media: MediaItem) -> str:

@@ -278,6 +278,7 @@ class FetchedMedia:
     rejected: bool = False  # over the size cap
     error: str | None = None
     gave_up: bool = False  # a permanent failure: not retried
+    refused: bool = False  # the provider listed it malformed (MediaItem.refused): never fetched
 
     @property
     def pending(self) -> bool:
@@ -296,6 +297,7 @@ class IngestResult:
     needs_review: bool = False
     media_pending: bool = False
     opt_change: str | None = None  # "opt_out" / "opt_in" when the text was a keyword
+    media_refused: int = 0  # attachments recorded as not downloadable (malformed at Twilio)
 
     @property
     def matter_ids(self) -> list[int]:
@@ -600,6 +602,9 @@ class InboundIngest:
     def fetch_one(self, provider: SmsProvider, item: MediaItem) -> FetchedMedia:
         """Download one medium, classifying the failure if it fails."""
         got = FetchedMedia(sid=item.sid, content_type=item.content_type[:120])
+        if item.refused is not None:  # not a Twilio Media SID: recorded, never fetched
+            got.error, got.gave_up, got.refused = item.refused, True, True
+            return got
         try:
             got.data = provider.download_media(item, self.max_media_bytes)
         except MediaTooLargeError as exc:
@@ -734,7 +739,7 @@ class InboundIngest:
                      mask(message.from_ or ""), len(decisions),
                      " (media pending)" if pending else "", f" ({keyword})" if keyword else "")
         return IngestResult(message.sid, inbound_id, True, tuple(decisions), not decisions,
-                            pending, keyword)
+                            pending, keyword, media_refused=sum(1 for f in fetched if f.refused))
 
     # --- replies that could not be filed (docs/set_aside.md) ------------------------------
     def failures(self, sids: Sequence[str]) -> dict[str, bool]:

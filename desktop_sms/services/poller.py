@@ -31,7 +31,12 @@ from desktop_sms.providers.base import (
 )
 from desktop_sms.services.alerts import AlertService
 from desktop_sms.services.common import Clock, utcnow
-from desktop_sms.services.ingest import InboundIngest, counts_against_message, storage_key
+from desktop_sms.services.ingest import (
+    InboundIngest,
+    IngestResult,
+    counts_against_message,
+    storage_key,
+)
 from desktop_sms.services.linking import LinkingService
 from desktop_sms.services.matcher import InboundMatcher
 from desktop_sms.services.matters import MatterService
@@ -253,6 +258,7 @@ class Poller:
                     if message.sid in failed_before:
                         self.ingest.clear_failure(message.sid)
                     if result.created and result.inbound_id is not None:
+                        self._report_unreadable(number, message, result, acc)
                         acc.new_inbound_ids.append(result.inbound_id)
                         acc.filed_matter_ids.extend(result.matter_ids)
                         if result.needs_review:
@@ -284,6 +290,18 @@ class Poller:
             acc.provider_error(f"Polling {mask(number)}", exc)
             complete = exc.complete
         return listed, complete
+
+    @staticmethod
+    def _report_unreadable(number: str, message: ProviderMessage, result: IngestResult,
+                           acc: _Acc) -> None:
+        """Report, once (when the reply is filed), the parts of a filed reply Twilio gave in a
+        form that could not be read: fields replaced by a safe value, attachments refused."""
+        for what in message.unreadable:
+            acc.errors.append(f"A reply to {mask(number)} was filed, but part of Twilio's "
+                              f"answer could not be read ({what}).")
+        if result.media_refused:
+            acc.errors.append(f"A reply to {mask(number)} was filed, but {result.media_refused} "
+                              "attachment(s) could not be read and were not downloaded.")
 
     def _filing_failed(self, number: str, message: ProviderMessage, exc: Exception,
                        acc: _Acc) -> bool:

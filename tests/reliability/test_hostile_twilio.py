@@ -149,8 +149,7 @@ BAD_RECORDS: dict[str, Any] = {
     "sid_not_a_sid": lambda: {**reply(), "sid": "None"},
     "sid_a_number": lambda: {**reply(), "sid": 12345},
     "date_not_a_date": lambda: {**reply(), "date_sent": "yesterday", "date_created": "soon"},
-    "num_media_not_a_number": lambda: {**reply(), "num_media": "lots"},
-    "num_media_a_list": lambda: {**reply(), "num_media": [1]},
+    "num_segments_not_a_number": lambda: {**reply(), "num_segments": "lots"},
     "direction_unknown": lambda: {**reply(), "direction": "sideways"},
     "status_unknown": lambda: {**reply(), "status": 7},
     "body_not_text": lambda: {**reply(), "body": {"x": 1}},
@@ -171,6 +170,37 @@ def test_malformed_records_are_refused_and_good_ones_filed(
     for record in good:
         assert stored_count(office, record["sid"]) == 1
     assert_promises(office, server, other, good)
+
+
+BAD_MEDIA_COUNTS: dict[str, Any] = {
+    "not_a_number": "lots",
+    "a_list": [1],
+    "negative": -5,
+    "negative_text": "-5",
+    "beyond_an_integer_column": "2147483648",
+    "absurd": 99_999_999_999,
+    "a_boolean": True,
+}
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("kind", sorted(BAD_MEDIA_COUNTS))
+def test_a_bad_media_count_files_the_reply_and_reports_the_count(
+        office: Services, server: HostileTwilio, other: HostileTwilio, kind: str) -> None:
+    """A reply with a valid sid and an unreadable num_media: its text is worth more than its
+    count, so it is filed once with num_media 0, and the poll reports the field (once)."""
+    odd = {**reply(), "num_media": BAD_MEDIA_COUNTS[kind]}
+    good = [reply(), odd, reply()]
+    server.pages = [PagePlan(good)]
+    report = office.poller.poll_once()
+    assert len(report.new_inbound_ids) == 3
+    assert [e for e in report.errors if "num_media" in e] == report.errors
+    assert len(report.errors) == 1 and "could not be read" in report.errors[0]
+    with office.db.session() as s:
+        assert s.scalar(select(InboundMessage.num_media).where(
+            InboundMessage.provider_sid == odd["sid"])) == 0
+    assert_promises(office, server, other, good)
+    assert stored_count(office, odd["sid"]) == 1
 
 
 def test_reproduction_6_missing_sid_is_never_stored_as_none(
@@ -200,7 +230,7 @@ def test_fetch_without_sid_is_refused(server: HostileTwilio) -> None:
     server.sent[-1]["sid_"] = sent.sid
     with pytest.raises(ProviderError):
         provider.fetch(sent.sid)
-    server.sent[-1].update(sid=sent.sid, num_media="many")
+    server.sent[-1].update(sid=sent.sid, status="sideways")
     with pytest.raises(MalformedAnswerError):
         provider.fetch(sent.sid)
 
