@@ -378,3 +378,40 @@ def test_sms_log_shows_each_state_differently(
     assert by_id[canceled].status.text().startswith("⊘ Canceled · ")
     styles = {by_id[i].frame.styleSheet() for i in (delivered, failed, scheduled, canceled)}
     assert len(styles) == 4  # each looks different, not only in words
+
+
+def test_reply_box_template_picker_fills_refuses_and_sends(
+        qtbot: QtBot, window: MainWindow, ui_office: Office) -> None:
+    svc, mid = ui_office.services, ui_office.matter_id
+    svc.templates.save(ui_office.admin, "Closed", "Hi {client_first_name}, court is closed.")
+    svc.settings.set(ui_office.admin, "office_name", "")  # the default is "our law office"
+    svc.templates.save(ui_office.admin, "Signed", "Thanks, {office_name}")  # no office name
+    box = reply_box_of(sms_log(qtbot, window, mid))
+    qtbot.waitUntil(lambda: box.detail is not None and box.template_combo.count() == 3)
+    assert [box.template_combo.itemText(i) for i in (1, 2)] == ["Closed", "Signed"]
+    box.edit.setPlainText("typed")  # replaced by the filled template
+    with qtbot.waitSignal(box.template_applied, timeout=5000) as applied:
+        box.template_combo.setCurrentIndex(1)
+        box.template_combo.activated.emit(1)
+    assert applied.args == [True]
+    assert box.body() == "Hi Maria, court is closed."
+    assert box.counter_label.text() == "26 characters · GSM-7 · 1 segment"
+    assert not box.template_error.isVisible()
+
+    # A merge field empty for this client: the reason shows and the text stays as it was.
+    with qtbot.waitSignal(box.template_applied, timeout=5000) as applied:
+        box.template_combo.setCurrentIndex(2)
+        box.template_combo.activated.emit(2)
+    assert applied.args == [False]
+    assert box.template_error.text() == ("This template can't be used for this client: "
+                                         "office name is empty.")
+    assert box.template_error.isVisibleTo(box)
+    assert box.body() == "Hi Maria, court is closed."
+
+    # Ctrl+Enter sends the filled text, through the local Twilio-compatible server.
+    box.edit.setFocus()
+    with qtbot.waitSignal(box.sent, timeout=5000) as sent:
+        qtbot.keyClick(box.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert box.body() == ""
+    assert svc.dispatcher.run_due().sent == [sent.args[0]]
+    assert ui_office.server_bodies(CLIENT) == ["Hi Maria, court is closed."]

@@ -52,6 +52,7 @@ from desktop_sms.services.outbound import MIN_SCHEDULE_AHEAD, ConsentRequired, O
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.error_label import ErrorLabel
+from desktop_sms.ui.widgets.template_picker import TemplatePicker
 
 NO_ATTACHMENTS = "Images and documents can't be sent; clients can send them to you"
 CONSENT_QUESTION = "Has the client agreed to receive text messages about this case?"
@@ -250,11 +251,12 @@ class ComposeDialog(QDialog):
         self.body_error = ErrorLabel()
         self.attachments_note = _plain_label(NO_ATTACHMENTS, "attachmentsNote")
         # Template picker (docs/templates.md): the text is filled for this case, then editable.
-        self.template_combo = QComboBox()
-        self.template_combo.setAccessibleName("Template")
-        self.template_combo.addItem("(none: type the text)", None)
-        self.template_error = ErrorLabel()
-        self.template_combo.activated.connect(self._template_picked)
+        self.template_picker = TemplatePicker(services, actor, runner, matter_id, self)
+        self.template_combo = self.template_picker.combo
+        self.template_error = self.template_picker.error
+        self.template_picker.filled.connect(self.body_edit.setPlainText)  # the counter follows
+        self.template_picker.applied.connect(self.template_applied)
+        self.template_picker.templates_loaded.connect(self.templates_loaded)
 
         # --- consent ----------------------------------------------------------------------
         # Titled by what it asks: the header above already reads "SMS consent: …".
@@ -386,48 +388,7 @@ class ComposeDialog(QDialog):
         self._body_changed()
         self.body_edit.setFocus()
         self._runner.run(services.held.hold_inputs, on_success=self._hold_inputs_loaded)
-        self._runner.run(services.templates.list, on_success=self._templates_loaded,
-                         on_failure=self._templates_failed)
         self._init_drafts()
-
-    # --- templates -----------------------------------------------------------------------
-    def _templates_loaded(self, rows: object) -> None:
-        if not widget_alive(self):  # closed before the answer came
-            return
-        for row in rows:  # type: ignore[attr-defined]
-            self.template_combo.addItem(row.name, row.name)
-        self.templates_loaded.emit()
-
-    def _templates_failed(self, exc: BaseException) -> None:
-        if widget_alive(self):
-            self.template_error.show_error(str(exc))
-
-    def _template_picked(self, index: int) -> None:
-        name = self.template_combo.itemData(index)
-        self.template_error.show_error(None)
-        if name is None:
-            return
-        self._runner.run(self._services.batches.preview, self._actor, [self.matter_id],
-                         template_name=name, on_success=self._template_filled,
-                         on_failure=self._template_failed)
-
-    def _template_filled(self, preview: object) -> None:
-        if not widget_alive(self):  # closed before the answer came
-            return
-        recipient = preview.recipients[0]  # type: ignore[attr-defined]
-        if recipient.fill_reason:
-            self.template_error.show_error(
-                f"This template can't be used for this client: {recipient.fill_reason}.")
-            self.template_applied.emit(False)
-            return
-        self.body_edit.setPlainText(recipient.text)  # the counter follows the filled text
-        self.template_applied.emit(True)
-
-    def _template_failed(self, exc: BaseException) -> None:
-        if not widget_alive(self):  # closed before the answer came
-            return
-        self.template_error.show_error(str(exc))
-        self.template_applied.emit(False)
 
     # --- public --------------------------------------------------------------------------
     def body(self) -> str:

@@ -4,7 +4,8 @@ It shows the compose dialog's counter (``counter_text``) and the same blockers (
 opt-out, length, number) and quiet-hours warning, and sends through ``OutboundService.send``,
 which repeats every check; a refusal is shown as the service's sentence and the text stays.
 What is typed is kept as the user's draft for the matter and comes back when the box opens
-again. Ctrl+Enter sends.
+again. Ctrl+Enter sends. **Template** fills a template for the case into the box, the same
+picker as the compose dialog's (``TemplatePicker``); the text can then be edited.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from desktop_sms.ui.dialogs.compose_dialog import CONSENT_BLOCKER, clock_time, c
 from desktop_sms.ui.tasks import TaskRunner
 from desktop_sms.ui.widgets.documents_pane import widget_alive
 from desktop_sms.ui.widgets.error_label import ErrorLabel
+from desktop_sms.ui.widgets.template_picker import TemplatePicker
 
 DRAFT_SAVE_MS = 700
 
@@ -68,6 +70,7 @@ class ReplyBox(QWidget):
     sent = Signal(int)  # outbound message id
     loaded = Signal()
     state_changed = Signal()  # needs-response changed (marked done)
+    template_applied = Signal(bool)  # True: the filled text is in the box; False: refused
 
     def __init__(self, services: Services, actor: Actor, runner: TaskRunner, matter_id: int,
                  clock: Clock | None = None, parent: QWidget | None = None) -> None:
@@ -107,6 +110,11 @@ class ReplyBox(QWidget):
         self.warning.setStyleSheet("color: #8a5a00;")
         self.warning.hide()
         self.error = ErrorLabel()
+        self.template_picker = TemplatePicker(services, actor, runner, matter_id, self)
+        self.template_combo = self.template_picker.combo
+        self.template_error = self.template_picker.error
+        self.template_picker.filled.connect(self.edit.setPlainText)  # the counter follows
+        self.template_picker.applied.connect(self.template_applied)
         self.send_button = QPushButton("&Send")
         self.send_button.setToolTip("Send (Ctrl+Enter)")
         self.send_button.clicked.connect(self.send)
@@ -114,6 +122,10 @@ class ReplyBox(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.to_label, 1)
+        template_label = QLabel("Te&mplate")
+        template_label.setBuddy(self.template_combo)
+        top.addWidget(template_label)
+        top.addWidget(self.template_combo)
         top.addWidget(self.status_label)
         top.addWidget(self.done_button)
         row = QHBoxLayout()
@@ -123,6 +135,7 @@ class ReplyBox(QWidget):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(top)
         layout.addLayout(row)
+        layout.addWidget(self.template_error)
         layout.addWidget(self.counter_label)
         layout.addWidget(self.warning)
         layout.addWidget(self.error)
