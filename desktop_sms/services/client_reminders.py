@@ -62,13 +62,6 @@ HELD_CANCELED_MOVED = ("The calendar item was moved; the text held by Twilio was
 
 
 @dataclass(frozen=True)
-class _Moved:
-    """The rowcount-shaped answer of :meth:`ClientReminderService._move_held`."""
-
-    rowcount: int
-
-
-@dataclass(frozen=True)
 class ClientReminderLine:
     """One client reminder and where its text is."""
 
@@ -289,25 +282,27 @@ class ClientReminderService:
                                        OutboundMessage.state == str(OutboundState.SCHEDULED))
                                 .values(**values)
                                 .execution_options(synchronize_session=False))
-            if changed.rowcount != 1 and r.outbound_id is not None:  # type: ignore[attr-defined]
-                changed = self._move_held(s, r, None if reason else at, text, now)
-            if reason and changed.rowcount == 1:  # type: ignore[attr-defined]
+            done = changed.rowcount == 1  # type: ignore[attr-defined]
+            if not done and r.outbound_id is not None:
+                done = self._move_held(s, r, None if reason else at, text, now)
+            if reason and done:
                 r.state = "canceled"
                 r.detail = CANCELED_MOVED_PAST if reason == PASSED else f"canceled: {reason}"
 
     def _move_held(self, s: Session, r: ClientReminder, at: datetime | None, text: str,
-                   now: datetime) -> _Moved:
+                   now: datetime) -> bool:
         """A reminder text held by Twilio whose item moved: Twilio can't change a scheduled
         message, so it is marked for cancel there (done right after the commit, see
         docs/held_by_twilio.md) and, when ``at`` is given, a new text is scheduled at ``at``
-        (held again by the next hand-over when eligible, else it waits in our queue)."""
+        (held again by the next hand-over when eligible, else it waits in our queue). False
+        when the text was no longer held (sending, sent or canceled): it is left as it is."""
         assert r.outbound_id is not None
         old = s.execute(select(OutboundMessage.kind, OutboundMessage.matter_id,
                                OutboundMessage.author_id, OutboundMessage.to_raw,
                                OutboundMessage.to_e164, OutboundMessage.from_number)
                         .where(OutboundMessage.id == r.outbound_id)).one()
         if not request_cancel(s, r.outbound_id, HELD_CANCELED_MOVED):
-            return _Moved(0)  # sending, sent or already canceled: left as it is
+            return False
         if at is not None:
             msg = OutboundMessage(kind=old[0], matter_id=old[1], author_id=old[2], to_raw=old[3],
                                   to_e164=old[4], from_number=old[5], body=text,
@@ -318,7 +313,7 @@ class ClientReminderService:
             log.info("client reminder %s: held text %s replaced by %s at %s", r.id,
                      r.outbound_id, msg.id, at.isoformat())
             r.outbound_id = msg.id
-        return _Moved(1)
+        return True
 
     # --- reading ------------------------------------------------------------------------
     def for_item(self, item_id: int) -> list[ClientReminderLine]:
