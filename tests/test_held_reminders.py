@@ -107,3 +107,22 @@ def test_deleting_the_event_cancels_the_held_text_at_the_server(
     held_office.clock.set(datetime(2026, 3, 4, 10, 1, tzinfo=NY))
     assert svc.dispatcher.run_due().sent == []
     assert [s for s, _ in _server_out(server)] == ["canceled"]
+
+
+def test_a_cancel_twilio_refused_for_now_is_retried_by_the_next_dispatcher_run(
+        held_office: Office, server: SandboxServer) -> None:
+    svc = held_office.services
+    item = _held_reminder(held_office, datetime(2026, 3, 5, 10, 0, tzinfo=NY))
+    server.set_faults(server_error=50)  # Twilio answers 500 to everything for a while
+    svc.calendar.delete(held_office.staff, item)  # the delete itself is saved
+    [text] = _texts(held_office)
+    assert text.state == "held" and text.claim_token == "cancel-requested"
+    assert [s for s, _ in _server_out(server)] == ["scheduled"]
+    assert [x.status for x in svc.client_reminders.for_item(item)] == ["held"]
+    server.clear_faults()
+    svc.dispatcher.run_due()
+    [text] = _texts(held_office)
+    assert text.state == "canceled"
+    assert text.error_message == ("The calendar item was deleted; the text held by Twilio "
+                                  "was canceled.")
+    assert [s for s, _ in _server_out(server)] == ["canceled"]
