@@ -248,10 +248,25 @@ class CalendarService:
         self._listeners: list[Callable[[], None]] = []
         # Called inside update/delete's transaction: (session, actor, item, "update"|"delete").
         self._item_hooks: list[Callable[[Session, Actor, CalendarItem, str], None]] = []
+        self._after_commit_hooks: list[Callable[[], None]] = []
 
     def add_item_hook(self, hook: Callable[[Session, Actor, CalendarItem, str], None]) -> None:
         """Run `hook` in the same transaction when an item is updated (moved) or deleted."""
         self._item_hooks.append(hook)
+
+    def add_after_commit_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook` (no arguments) right after update/delete committed, outside any
+        transaction: the place for provider calls the item hooks asked for (a hook must not
+        make a network call inside the calendar's transaction). Its errors are logged, never
+        raised: the item change itself has been saved."""
+        self._after_commit_hooks.append(hook)
+
+    def _run_after_commit(self) -> None:
+        for hook in list(self._after_commit_hooks):
+            try:
+                hook()
+            except Exception:  # the change is saved; the dispatcher's next run retries
+                log.exception("after-commit calendar hook failed")
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Called after an item is saved or deleted (the alarm clock and the views listen)."""
@@ -365,6 +380,7 @@ class CalendarService:
             audit.record(s, actor, f"calendar.{clean.kind}.{verb}", now,
                          target_type="calendar_item", target_id=item_id,
                          detail=_audit_detail(clean, case_number, self.tz))
+        self._run_after_commit()
         self._notify()
 
     def delete(self, actor: Actor, item_id: int) -> None:
@@ -379,6 +395,7 @@ class CalendarService:
             audit.record(s, actor, f"calendar.{item.kind}.delete", now,
                          target_type="calendar_item", target_id=item_id,
                          detail=f"'{item.title}' at {item.starts_at.isoformat()}")
+        self._run_after_commit()
         self._notify()
 
     # --- reading -----------------------------------------------------------------------

@@ -35,6 +35,7 @@ from desktop_sms.services import audit
 from desktop_sms.services.calendar import CalendarService
 from desktop_sms.services.common import Actor, Clock, NotFound, ValidationError, utcnow
 from desktop_sms.services.consent import quiet_policy
+from desktop_sms.services.held import request_cancel
 from desktop_sms.services.outbound import is_opted_out
 from desktop_sms.services.settings import SettingsService
 from desktop_sms.services.templates import TemplateService, merge_values
@@ -55,6 +56,9 @@ PASSED = "its time has already passed"
 CANCELED_DELETED = "canceled: the item was deleted"
 CANCELED_REPLACED = "canceled: replaced by the item's new reminders"
 CANCELED_MOVED_PAST = "canceled: the item was moved and this reminder's time had passed"
+HELD_CANCELED_DELETED = "The calendar item was deleted; the text held by Twilio was canceled."
+HELD_CANCELED_MOVED = ("The calendar item was moved; the text held by Twilio was canceled "
+                       "and a new one scheduled.")
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,8 @@ class ClientReminderService:
                             status_updated_at=now)
                     .execution_options(synchronize_session=False))
                 done = result.rowcount == 1  # type: ignore[attr-defined]
+                # Held by Twilio: marked here, canceled there right after the commit.
+                done = done or request_cancel(s, r.outbound_id, HELD_CANCELED_DELETED)
             if done:
                 r.state, r.detail = "canceled", detail
                 canceled.append(r)
@@ -276,9 +282,38 @@ class ClientReminderService:
                                        OutboundMessage.state == str(OutboundState.SCHEDULED))
                                 .values(**values)
                                 .execution_options(synchronize_session=False))
-            if reason and changed.rowcount == 1:  # type: ignore[attr-defined]
+            done = changed.rowcount == 1  # type: ignore[attr-defined]
+            if not done and r.outbound_id is not None:
+                done = self._move_held(s, r, None if reason else at, text, now)
+            if reason and done:
                 r.state = "canceled"
                 r.detail = CANCELED_MOVED_PAST if reason == PASSED else f"canceled: {reason}"
+
+    def _move_held(self, s: Session, r: ClientReminder, at: datetime | None, text: str,
+                   now: datetime) -> bool:
+        """A reminder text held by Twilio whose item moved: Twilio can't change a scheduled
+        message, so it is marked for cancel there (done right after the commit, see
+        docs/held_by_twilio.md) and, when ``at`` is given, a new text is scheduled at ``at``
+        (held again by the next hand-over when eligible, else it waits in our queue). False
+        when the text was no longer held (sending, sent or canceled): it is left as it is."""
+        assert r.outbound_id is not None
+        old = s.execute(select(OutboundMessage.kind, OutboundMessage.matter_id,
+                               OutboundMessage.author_id, OutboundMessage.to_raw,
+                               OutboundMessage.to_e164, OutboundMessage.from_number)
+                        .where(OutboundMessage.id == r.outbound_id)).one()
+        if not request_cancel(s, r.outbound_id, HELD_CANCELED_MOVED):
+            return False
+        if at is not None:
+            msg = OutboundMessage(kind=old[0], matter_id=old[1], author_id=old[2], to_raw=old[3],
+                                  to_e164=old[4], from_number=old[5], body=text,
+                                  state=str(OutboundState.SCHEDULED), send_at=at,
+                                  created_at=now, attempts=0)
+            s.add(msg)
+            s.flush()
+            log.info("client reminder %s: held text %s replaced by %s at %s", r.id,
+                     r.outbound_id, msg.id, at.isoformat())
+            r.outbound_id = msg.id
+        return True
 
     # --- reading ------------------------------------------------------------------------
     def for_item(self, item_id: int) -> list[ClientReminderLine]:

@@ -78,6 +78,8 @@ def build_services(db: Database, clock: Clock = utcnow,
     batches = BatchService(db, settings, outbound, templates, clock, tz=calendar.tz)
     client_reminders = ClientReminderService(db, settings, templates, calendar, clock)
     calendar.add_item_hook(client_reminders.on_item_changed)
+    # Held reminder texts the hook marked are canceled / held again at Twilio after the commit.
+    calendar.add_after_commit_hook(held.settle_after_calendar_change)
     return Services(db=db, clock=clock, settings=settings,
                     users=UserService(db, clock, region, settings),
                     matters=matters, importer=CaseImporter(matters), audit=AuditService(db),

@@ -54,6 +54,10 @@ HELD_RECHECK = timedelta(hours=1)  # a held text not yet due is fetched again af
 MAX_LOOKUP_SCAN = 500
 SENT_AT_ONCE_SENTENCE = ("Twilio sent this text at once instead of holding it until its time "
                          "(it answered '{status}', not 'scheduled').")
+# Stored in `claim_token` of a held (or holding) text whose cancel at Twilio was asked for
+# inside someone else's transaction (a calendar item moved or deleted); HeldTexts posts the
+# cancel right after that commit and again in every hand-over pass until it is done.
+CANCEL_REQUESTED = "cancel-requested"
 NOT_HELD_SENTENCE = "Twilio would not hold this text ({reason}); it waits in the local queue."
 
 
@@ -181,6 +185,7 @@ class HeldTexts:
             return lazy[0]
 
         self._reconcile(chosen_provider, report)
+        self.settle_cancel_requests(chosen_provider)
         if not sid:
             return report
         with self.db.session() as s:
@@ -188,6 +193,8 @@ class HeldTexts:
                 select(OutboundMessage.id)
                 .where(OutboundMessage.state == OutboundState.SCHEDULED.value,
                        OutboundMessage.error_code.is_(None),
+                       or_(OutboundMessage.claim_token.is_(None),
+                           OutboundMessage.claim_token != CANCEL_REQUESTED),
                        OutboundMessage.send_at >= now + self.min_lead(),
                        OutboundMessage.send_at <= now + MAX_HOLD_AHEAD)
                 .order_by(OutboundMessage.send_at, OutboundMessage.id)))
@@ -293,6 +300,46 @@ class HeldTexts:
                 record_opt_out(s, claim.to, True, "provider", now)
         log.info("message %s to %s not held: %s (code %s)", claim.id, mask(claim.to),
                  "will try again" if exc.transient else "kept in the local queue", exc.code)
+
+    # --- cancels asked for inside another transaction -----------------------------------
+    def settle_after_calendar_change(self) -> None:
+        """After a calendar item's change committed: cancel at Twilio what it marked and hand
+        its new texts over (one :meth:`hold_pending` pass; no provider is built without work)."""
+        report = self.hold_pending()
+        if report.errors:
+            log.warning("after a calendar change: %s", "; ".join(report.errors))
+    def settle_cancel_requests(self, get_provider: Callable[[], SmsProvider]) -> list[int]:
+        """Carry out the cancels marked by :func:`request_cancel`; returns the ids canceled.
+
+        A held text is canceled at Twilio (``Status=canceled``; a 30409 records what Twilio
+        did instead); one that went back to our queue (its hand-over was refused) is canceled
+        here. A `holding` one waits until its hand-over is settled; a failed cancel stays
+        marked and is tried again in the next pass (every dispatcher run).
+        """
+        with self.db.session() as s:
+            rows = s.execute(select(OutboundMessage.id, OutboundMessage.state,
+                                    OutboundMessage.error_message)
+                             .where(OutboundMessage.claim_token == CANCEL_REQUESTED,
+                                    OutboundMessage.state.in_([
+                                        OutboundState.HELD.value, OutboundState.SCHEDULED.value,
+                                        OutboundState.QUEUED.value, OutboundState.MISSED.value]))
+                             .order_by(OutboundMessage.id)).all()
+        canceled: list[int] = []
+        for message_id, state, reason in rows:
+            if state == OutboundState.HELD.value:
+                canceled += cancel_held_texts(self.db, get_provider(), [int(message_id)],
+                                              str(reason or "Canceled."), self.clock)
+                continue
+            with self.db.transaction() as s:
+                changed = s.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id == message_id, OutboundMessage.state == state,
+                           OutboundMessage.claim_token == CANCEL_REQUESTED)
+                    .values(state=OutboundState.CANCELED.value, status_updated_at=self.clock())
+                    .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+            if changed == 1:
+                canceled.append(int(message_id))
+        return canceled
 
     # --- lost hand-overs -----------------------------------------------------------------
     def reconcile(self, provider: SmsProvider | None = None,
@@ -574,6 +621,23 @@ class HeldTexts:
             canceled += cancel_held_texts(self.db, chosen, [int(message_id)], reason,
                                           self.clock)
         return canceled
+
+
+def request_cancel(session: Session, message_id: int, reason: str) -> bool:
+    """Inside the caller's transaction, mark a `held`/`holding` text to be canceled at Twilio.
+
+    No network call: :meth:`HeldTexts.settle_cancel_requests` posts the cancel after the
+    commit (the calendar's after-commit hook, then every dispatcher run until it is done).
+    ``reason`` (a sentence) becomes the text's error message. True when the row was marked.
+    """
+    result = session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == message_id,
+               OutboundMessage.state.in_([OutboundState.HELD.value,
+                                          OutboundState.HOLDING.value]))
+        .values(claim_token=CANCEL_REQUESTED, error_message=reason)
+        .execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def cancel_held_for(db: Database, provider: SmsProvider, *, to_e164: str | None = None,
