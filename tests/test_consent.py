@@ -306,3 +306,28 @@ def test_a_retry_falling_due_at_night_is_held(office: Office) -> None:
     msg = _msg(office, mid)
     assert (msg.state, msg.attempts) == ("scheduled", 1)
     assert msg.send_at == datetime(2026, 3, 3, 8, 0, tzinfo=NY)
+
+
+def test_uk_mobile_uses_uk_time_not_the_office_zone() -> None:
+    """A UK mobile lists four zones (London, Guernsey, Jersey, Isle of Man) that keep one clock:
+    it has an area, so 23:30 in London is quiet even for an office in New York."""
+    policy = QuietPolicy(DEFAULT_WINDOW, False, NY)
+    uk_mobile = "+447911123423"
+    night_london = datetime(2026, 12, 2, 23, 30, tzinfo=ZoneInfo("Europe/London"))  # 18:30 NY
+    assert policy.is_quiet(night_london, uk_mobile)
+    assert policy.next_allowed(night_london, uk_mobile) == datetime(
+        2026, 12, 3, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+    assert not policy.is_quiet(datetime(2026, 12, 2, 12, 0, tzinfo=UTC), uk_mobile)
+
+
+def test_scheduling_a_uk_mobile_at_its_night_is_refused(office: Office) -> None:
+    svc = office.services
+    _at_ny(office, 12)
+    with svc.db.transaction() as s:
+        from desktop_sms.db.models import Matter
+        m = s.get(Matter, office.matter_id)
+        assert m is not None
+        m.mobile_raw, m.mobile_e164 = "+44 7911 123423", "+447911123423"
+    with pytest.raises(QuietHoursError):  # 18:30 in New York is 23:30 in London
+        svc.outbound.send(office.staff, office.matter_id, "+447911123423", "Hi",
+                          datetime(2026, 3, 2, 18, 30, tzinfo=NY))
