@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from desktop_sms.db.models import AuditEntry, ConsentRecord, OutboundMessage
 from desktop_sms.domain.quiet_hours import DEFAULT_WINDOW, QuietPolicy, recipient_state
+from desktop_sms.services.common import ValidationError
 from desktop_sms.services.consent import (
     CANCEL_REASON,
     ConsentAlreadyRecorded,
@@ -331,3 +332,20 @@ def test_scheduling_a_uk_mobile_at_its_night_is_refused(office: Office) -> None:
     with pytest.raises(QuietHoursError):  # 18:30 in New York is 23:30 in London
         svc.outbound.send(office.staff, office.matter_id, "+447911123423", "Hi",
                           datetime(2026, 3, 2, 18, 30, tzinfo=NY))
+
+
+def test_matter_number_stored_under_another_region_is_still_texted(office: Office) -> None:
+    """A UK mobile imported while default_region was GB ("07911 123423") is still the
+    matter's number after the office switches to US."""
+    svc = office.services
+    _at_ny(office, 6)  # 11:00 in London
+    with svc.db.transaction() as s:
+        from desktop_sms.db.models import Matter
+        m = s.get(Matter, office.matter_id)
+        assert m is not None
+        m.mobile_raw, m.mobile_e164 = "07911 123423", "+447911123423"
+    assert svc.settings.get("default_region") == "US"
+    mid = svc.outbound.send(office.staff, office.matter_id, "07911 123423", "Hi")
+    assert _msg(office, mid).to_e164 == "+447911123423"
+    with pytest.raises(ValidationError):  # a number not on the matter is read as before
+        svc.outbound.send(office.staff, office.matter_id, "07911 123424", "Hi")
