@@ -349,3 +349,17 @@ def test_matter_number_stored_under_another_region_is_still_texted(office: Offic
     assert _msg(office, mid).to_e164 == "+447911123423"
     with pytest.raises(ValidationError):  # a number not on the matter is read as before
         svc.outbound.send(office.staff, office.matter_id, "07911 123424", "Hi")
+
+
+def test_recording_no_cancels_the_texts_already_waiting(office: Office) -> None:
+    """A client who says no on the phone must not get the text scheduled for tomorrow."""
+    svc = office.services
+    _at_ny(office, 12)
+    later = svc.outbound.send(office.staff, office.matter_id, CLIENT, "See you tomorrow",
+                              datetime(2026, 3, 3, 10, 0, tzinfo=NY))
+    svc.consent.record(office.staff, office.matter_id, "no", "verbal")
+    msg = _msg(office, later)
+    assert (msg.state, msg.error_message) == ("canceled", "client said no to texts")
+    assert "sms.cancel_consent_no" in _actions(office)
+    _at_ny(office, 10, day=3)
+    assert svc.dispatcher.run_due().sent == [] and office.server_bodies() == []
