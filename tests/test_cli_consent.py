@@ -117,3 +117,13 @@ def test_send_to_the_other_number_of_an_opted_out_client(
     assert numbers[1]["opted_out"] is False and numbers[1]["blocked"] is True
     code, out, _ = run(capsys, "--db", cli_db, "messages", "--json", "--direction", "inbound")
     assert [m["opt_out_event"] for m in json.loads(out)] == ["opted_out"]
+
+
+def test_quiet_hours_that_start_and_end_together_are_refused(
+        cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """"08:00-08:00" would silently mean no quiet hours at all: refused with a sentence, and
+    the stored window is unchanged."""
+    code, _, err = run(capsys, "--db", cli_db, "settings", "set", "quiet_hours", "08:00-08:00")
+    assert code == 1 and "different times" in err
+    code, out, _ = run(capsys, "--db", cli_db, "settings", "get", "quiet_hours")
+    assert code == 0 and out.strip() == "21:00-08:00"

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from desktop_sms.db.models import AuditEntry, ConsentRecord, OutboundMessage
 from desktop_sms.domain.quiet_hours import DEFAULT_WINDOW, QuietPolicy, recipient_state
+from desktop_sms.services.common import ValidationError
 from desktop_sms.services.consent import (
     CANCEL_REASON,
     ConsentAlreadyRecorded,
@@ -306,3 +307,59 @@ def test_a_retry_falling_due_at_night_is_held(office: Office) -> None:
     msg = _msg(office, mid)
     assert (msg.state, msg.attempts) == ("scheduled", 1)
     assert msg.send_at == datetime(2026, 3, 3, 8, 0, tzinfo=NY)
+
+
+def test_uk_mobile_uses_uk_time_not_the_office_zone() -> None:
+    """A UK mobile lists four zones (London, Guernsey, Jersey, Isle of Man) that keep one clock:
+    it has an area, so 23:30 in London is quiet even for an office in New York."""
+    policy = QuietPolicy(DEFAULT_WINDOW, False, NY)
+    uk_mobile = "+447911123423"
+    night_london = datetime(2026, 12, 2, 23, 30, tzinfo=ZoneInfo("Europe/London"))  # 18:30 NY
+    assert policy.is_quiet(night_london, uk_mobile)
+    assert policy.next_allowed(night_london, uk_mobile) == datetime(
+        2026, 12, 3, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+    assert not policy.is_quiet(datetime(2026, 12, 2, 12, 0, tzinfo=UTC), uk_mobile)
+
+
+def test_scheduling_a_uk_mobile_at_its_night_is_refused(office: Office) -> None:
+    svc = office.services
+    _at_ny(office, 12)
+    with svc.db.transaction() as s:
+        from desktop_sms.db.models import Matter
+        m = s.get(Matter, office.matter_id)
+        assert m is not None
+        m.mobile_raw, m.mobile_e164 = "+44 7911 123423", "+447911123423"
+    with pytest.raises(QuietHoursError):  # 18:30 in New York is 23:30 in London
+        svc.outbound.send(office.staff, office.matter_id, "+447911123423", "Hi",
+                          datetime(2026, 3, 2, 18, 30, tzinfo=NY))
+
+
+def test_matter_number_stored_under_another_region_is_still_texted(office: Office) -> None:
+    """A UK mobile imported while default_region was GB ("07911 123423") is still the
+    matter's number after the office switches to US."""
+    svc = office.services
+    _at_ny(office, 6)  # 11:00 in London
+    with svc.db.transaction() as s:
+        from desktop_sms.db.models import Matter
+        m = s.get(Matter, office.matter_id)
+        assert m is not None
+        m.mobile_raw, m.mobile_e164 = "07911 123423", "+447911123423"
+    assert svc.settings.get("default_region") == "US"
+    mid = svc.outbound.send(office.staff, office.matter_id, "07911 123423", "Hi")
+    assert _msg(office, mid).to_e164 == "+447911123423"
+    with pytest.raises(ValidationError):  # a number not on the matter is read as before
+        svc.outbound.send(office.staff, office.matter_id, "07911 123424", "Hi")
+
+
+def test_recording_no_cancels_the_texts_already_waiting(office: Office) -> None:
+    """A client who says no on the phone must not get the text scheduled for tomorrow."""
+    svc = office.services
+    _at_ny(office, 12)
+    later = svc.outbound.send(office.staff, office.matter_id, CLIENT, "See you tomorrow",
+                              datetime(2026, 3, 3, 10, 0, tzinfo=NY))
+    svc.consent.record(office.staff, office.matter_id, "no", "verbal")
+    msg = _msg(office, later)
+    assert (msg.state, msg.error_message) == ("canceled", "client said no to texts")
+    assert "sms.cancel_consent_no" in _actions(office)
+    _at_ny(office, 10, day=3)
+    assert svc.dispatcher.run_due().sent == [] and office.server_bodies() == []

@@ -27,6 +27,7 @@ from desktop_sms.services.importer import (
     guess_mapping,
     options_from_args,
     phone_cell,
+    read_delimited,
     sniff_delimiter,
 )
 
@@ -302,3 +303,13 @@ def test_cli_imports_xlsx_and_semicolon_csv_with_other_headers(
             assert s.scalar(select(Matter.stage).where(Matter.case_number == "26-52")) == "intake"
     finally:
         db.dispose()
+
+
+def test_a_name_with_a_quoted_newline_is_named_by_its_first_line(db: Database) -> None:
+    """A cell with Alt+Enter spans two lines of the CSV; the row is named by the line it
+    starts on, not the line its quote closes on."""
+    data = (b"case_number,client_name,mobile_phone,intake_date,date_opened,stage\r\n"
+            b'7001,"Ann\nLee",2125550123,2024-01-01,2024-01-02,open\r\n'
+            b"7001,Dup,2125550124,2024-01-01,2024-01-02,open\r\n")
+    table = read_delimited(data)
+    assert [line for line, _ in table.rows] == [2, 4]

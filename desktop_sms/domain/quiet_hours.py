@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -101,8 +101,19 @@ def recipient_zones(e164: str, office_tz: tzinfo) -> list[tzinfo]:
                 zones.append(ZoneInfo(name))
             except (ZoneInfoNotFoundError, ValueError):
                 continue
-    # A non-geographic number (toll-free, 500) lists every zone of its country: unknown.
-    return zones if zones and len(zones) <= MAX_AREA_ZONES else [office_tz]
+    # A non-geographic number (toll-free, 500) lists every zone of its country: unknown. Zones
+    # that keep one clock (a UK mobile: London, Guernsey, Jersey, Isle of Man) count once.
+    return zones if zones and len(_distinct_clocks(zones)) <= MAX_AREA_ZONES else [office_tz]
+
+
+_CLOCK_SAMPLES: Final = tuple(datetime(2026, month, 15, 12, tzinfo=UTC) for month in (1, 4, 7, 10))
+
+
+def _distinct_clocks(zones: list[tzinfo]) -> set[tuple[timedelta | None, ...]]:
+    """Zones grouped by their UTC offsets in January, April, July and October: zones with
+    the same offsets all year show the same time."""
+    return {tuple(sample.astimezone(zone).utcoffset() for sample in _CLOCK_SAMPLES)
+            for zone in zones}
 
 
 def recipient_state(e164: str) -> str | None:

@@ -370,6 +370,29 @@ def cancel_for_opt_out(session: Session, e164: str, at: datetime) -> list[int]:
     return ids
 
 
+CONSENT_NO_REASON = "client said no to texts"
+
+
+def cancel_for_consent_no(session: Session, matter: Matter, at: datetime) -> list[int]:
+    """Cancel the matter's scheduled, queued or missed client texts when the client's answer
+    "no" is recorded (a revocation must stop what is already waiting), with the reason
+    "client said no to texts"; audited as `sms.cancel_consent_no`. Texts whose last send is
+    unanswered (may be at the provider) are left alone, as for an opt-out."""
+    ids = list(session.scalars(select(OutboundMessage.id).where(
+        OutboundMessage.matter_id == matter.id, OutboundMessage.kind != "reminder",
+        OutboundMessage.state.in_(WAITING_STATES), OutboundMessage.verify_since.is_(None))))
+    if ids:
+        session.execute(update(OutboundMessage)
+                        .where(OutboundMessage.id.in_(ids),
+                               OutboundMessage.state.in_(WAITING_STATES))
+                        .values(state="canceled", error_message=CONSENT_NO_REASON,
+                                status_updated_at=at, next_attempt_at=None)
+                        .execution_options(synchronize_session=False))
+        audit.record(session, SYSTEM, "sms.cancel_consent_no", at, target_type="matter",
+                     target_id=matter.case_number, detail="messages " + ", ".join(map(str, ids)))
+    return ids
+
+
 def on_keyword(session: Session, from_e164: str, keyword: str, inbound_id: int,
                at: datetime) -> None:
     """React to an opt-out or opt-in keyword reply (called by inbound filing, same transaction):
@@ -451,6 +474,8 @@ class ConsentService:
             (wording,) = read_setting_values(s, "sms_consent_instructions")
             _add_record(s, actor, m, answer, method, str(wording), (note or "").strip() or None,
                         now, None)
+            if answer == "no":
+                cancel_for_consent_no(s, m, now)
 
     def request_text(self) -> str:
         """The consent request as it would be sent ({office} filled in)."""

@@ -276,8 +276,10 @@ def read_delimited(data: bytes) -> Table:
         raise ValidationError(f"Line 1 of the file is not CSV: {exc}.") from None
     table = Table(headers, [], f"read as {encoding}, {_DELIMITER_NAMES[delimiter]}-separated")
     try:
+        start = reader.line_num + 1  # a quoted newline spans lines: name the row's first
         for row in reader:
-            table.rows.append((reader.line_num, row))
+            table.rows.append((start, row))
+            start = reader.line_num + 1
     except csv.Error as exc:
         table.errors.append(RowError(reader.line_num, f"not valid CSV ({exc}); the rest of the "
                                      "file was not read"))

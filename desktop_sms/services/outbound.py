@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
@@ -147,6 +148,28 @@ class OutboundService:
         except InvalidPhoneNumber as exc:
             raise ValidationError(str(exc)) from None
 
+    def _normalize_for_matter(self, matter_id: int, raw: str) -> str:
+        """E.164 of `raw`; a number typed as stored on the matter is read in the region it was
+        stored under (a UK "07911 123423" imported before `default_region` became US), so a
+        change of region does not stop texting the matter's own numbers. Extensions are still
+        refused. Raises ValidationError with a sentence."""
+        try:
+            return self.normalize_recipient(raw)
+        except ValidationError:
+            with self.db.session() as s:
+                matter = s.get(Matter, matter_id)
+                stored = [] if matter is None else [
+                    (r, e) for r, e in ((matter.mobile_raw, matter.mobile_e164),
+                                        (matter.home_raw, matter.home_e164))
+                    if r and e and r.strip() == raw.strip()]
+            for _, e164 in stored:
+                region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+                try:
+                    return normalize_for_texting(raw, region or "ZZ")
+                except InvalidPhoneNumber as exc:
+                    raise ValidationError(str(exc)) from None
+            raise
+
     def opted_out(self, e164: str) -> bool:
         with self.db.session() as s:
             return is_opted_out(s, e164)
@@ -177,7 +200,7 @@ class OutboundService:
             validate_body(body)
         except BodyError as exc:
             raise ValidationError(str(exc)) from None
-        e164 = self.normalize_recipient(to)
+        e164 = self._normalize_for_matter(matter_id, to)
         self.check_send_at(send_at)
         consent_required = bool(self.settings.get("sms_consent_required"))
         from_number = self._default_sender()

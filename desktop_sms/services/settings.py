@@ -138,6 +138,8 @@ def _quiet_window(raw: str) -> str:
     from desktop_sms.domain.quiet_hours import parse_window
 
     window = parse_window(raw)
+    if window is not None and window.start == window.end:
+        raise ValueError("must start and end at different times (off for no quiet hours)")
     return "off" if window is None else f"{window.start:%H:%M}-{window.end:%H:%M}"
 
 
