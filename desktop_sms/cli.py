@@ -20,6 +20,7 @@ from desktop_sms import logging_setup
 from desktop_sms.db.database import open_database
 from desktop_sms.db.errors import describe_error
 from desktop_sms.db.migrate import SchemaTooNewError
+from desktop_sms.services.batches import BatchResult
 from desktop_sms.services.common import Actor, ServiceError
 from desktop_sms.services.container import Services, build_services
 from desktop_sms.services.local_config import resolve_database_url
@@ -528,7 +529,9 @@ def cmd_bulk_send(args: argparse.Namespace) -> int:
         when = _parse_when(args.at) if args.at else None
         result = services.batches.send(actor, ids, body=args.body, template_name=args.template,
                                        send_at=when)
-        rows = [{"case": line.case, "to": line.to, "status": line.status,
+        states = _hold_batch(services, result) if when is not None else {}
+        rows = [{"case": line.case, "to": line.to,
+                 "status": states.get(line.message_id or 0, line.status),
                  "reason": line.reason,
                  "message_id": f"out-{line.message_id}" if line.message_id else None}
                 for line in result.lines]
@@ -542,6 +545,26 @@ def cmd_bulk_send(args: argparse.Namespace) -> int:
         return 0
     finally:
         services.close()
+
+
+def _hold_batch(services: Services, result: BatchResult) -> dict[int, str]:
+    """As `send --at`: with a Messaging Service, the batch's texts due 15 min to 35 days ahead
+    are held by Twilio at once (docs/held_by_twilio.md), so no desktop need be running; returns
+    each message id's state after the hand-over ("held" or still "scheduled")."""
+    from sqlalchemy import select
+
+    from desktop_sms.db.models import OutboundMessage
+
+    held = services.held.hold_pending()
+    for problem in held.errors:
+        print(f"desktop-sms: {problem}", file=sys.stderr)
+    ids = [line.message_id for line in result.lines if line.message_id]
+    if not ids:
+        return {}
+    with services.db.session() as s:
+        return {mid: state for mid, state in s.execute(
+            select(OutboundMessage.id, OutboundMessage.state)
+            .where(OutboundMessage.id.in_(ids)))}
 
 
 def _offsets(text: str) -> list[int]:

@@ -248,3 +248,34 @@ def test_the_batch_segment_count_agrees_with_the_counter(text: str) -> None:
     from desktop_sms.services.batches import _segments
 
     assert _segments(text) == count_segments(text).segments
+
+
+def test_cancel_batch_while_it_sends_stops_the_texts_still_waiting_for_their_turn(
+        office: Office) -> None:
+    """A chunk is claimed (state `sending`) before each text waits for its pace slot; a Cancel
+    batch clicked during that wait must still stop the texts not yet handed to Twilio."""
+    svc = office.services
+    _zone(office)
+    svc.settings.set(office.admin, "max_messages_per_second", "1")
+    ids = [office.matter_id] + [_matter(office, f"25-3000{i:02d}", f"Client {i}",
+                                        f"(212) 555-04{i:02d}") for i in range(2)]
+    result = svc.batches.send(office.staff, ids, body="Closed, {client_first_name}")
+    assert result.batch_id is not None
+    batch_id = result.batch_id
+    fake_now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the pace wait before the second text: a person cancels
+        waits.append(seconds)
+        if len(waits) == 1:
+            assert svc.batches.cancel(office.staff, batch_id) == 0  # all claimed: none waiting
+        fake_now[0] += seconds
+
+    svc.dispatcher.pacer.monotonic = lambda: fake_now[0]
+    svc.dispatcher.pacer.sleep = sleep
+    svc.dispatcher.workers = 1
+    report = svc.dispatcher.run_due()
+    assert len(report.sent) == 1
+    assert len(office.server_bodies()) == 1
+    [p] = svc.batches.progress()
+    assert (p.done, p.canceled, p.waiting) == (1, 2, 0)

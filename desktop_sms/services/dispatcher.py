@@ -24,7 +24,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from desktop_sms.db.database import Database
-from desktop_sms.db.models import OutboundMessage
+from desktop_sms.db.models import OutboundBatch, OutboundMessage
 from desktop_sms.domain.phones import mask
 from desktop_sms.providers.base import (
     OptedOutError,
@@ -120,6 +120,7 @@ class _Claimed:
     attempts: int
     lease_until: datetime
     verify_since: datetime | None = None  # look for it at the provider before sending again
+    batch_id: int | None = None  # its outbound_batches row, if sent as part of a batch
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class _Outcome:
     error: ProviderError | None = None
     force_transient: bool = False
     not_sent: bool = False  # the lease ran short before its turn: left for reconciliation
+    canceled: bool = False  # its batch was canceled while it waited for its pace slot
 
 
 class Dispatcher:
@@ -334,7 +336,7 @@ class Dispatcher:
             rows = s.execute(
                 select(OutboundMessage.id, OutboundMessage.to_e164, OutboundMessage.body,
                        OutboundMessage.from_number, OutboundMessage.attempts,
-                       OutboundMessage.verify_since)
+                       OutboundMessage.verify_since, OutboundMessage.batch_id)
                 .where(OutboundMessage.id.in_(list(ids)), OutboundMessage.claim_token == token,
                        OutboundMessage.claimed_by == self.desktop_id,
                        OutboundMessage.state == "sending")
@@ -357,7 +359,7 @@ class Dispatcher:
                 log.info("%d due text(s) not sent: the number opted out", len(blocked))
             # Due inside the recipient's quiet hours: scheduled again for when they end.
             held = hold_quiet_hours(s, [r[0] for r in rows if r[1] not in stopped], token, now)
-        return [_Claimed(r[0], r[1], r[2], r[3], r[4], lease_until, r[5]) for r in rows
+        return [_Claimed(r[0], r[1], r[2], r[3], r[4], lease_until, r[5], r[6]) for r in rows
                 if r[1] not in stopped and r[0] not in held]
 
     def _send_batch(self, claimed: list[_Claimed], service_sid: str | None,
@@ -407,6 +409,8 @@ class Dispatcher:
             # Another desktop may take the row over when the lease ends; sending now could send
             # it twice. Reconciliation after the lease settles it (found → sent, else queued).
             return _Outcome(c, not_sent=True)
+        if c.batch_id is not None and c.verify_since is None and self._cancel_if_batch_canceled(c):
+            return _Outcome(c, not_sent=True, canceled=True)
         try:
             if c.verify_since is not None:
                 # The last attempt's outcome is unknown: the provider may already have it.
@@ -435,6 +439,26 @@ class Dispatcher:
                             force_transient=True)
         return _Outcome(c, sent=sent)
 
+    def _cancel_if_batch_canceled(self, c: _Claimed) -> bool:
+        """True when the row's batch was canceled (Cancel batch) after this desktop claimed it
+        and before the provider was called: the row becomes `canceled` with one conditional
+        UPDATE (still `sending`, still this desktop's), so it is never sent.
+
+        A chunk is claimed before each text waits for its pace slot (docs/templates.md), so
+        without this a batch canceled while sending would still send its claimed texts.
+        """
+        canceled_batches = (select(OutboundBatch.id)
+                            .where(OutboundBatch.canceled_at.is_not(None)).scalar_subquery())
+        with self.db.transaction() as s:
+            result = s.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == c.id, OutboundMessage.state == "sending",
+                       OutboundMessage.claimed_by == self.desktop_id,
+                       OutboundMessage.batch_id.in_(canceled_batches))
+                .values(state="canceled", lease_until=None, status_updated_at=self.clock())
+                .execution_options(synchronize_session=False))
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
     def _record(self, outcomes: list[_Outcome]) -> dict[int, str]:
         """Write results with the conditional UPDATEs of the one-message path.
 
@@ -452,6 +476,9 @@ class Dispatcher:
             if o.error is not None:
                 retried = self._write_failure(c.id, c.to, c.attempts, o.error, o.force_transient)
                 results[c.id] = "retried" if retried else "failed"
+            elif o.canceled:
+                log.info("message %s not sent: its batch was canceled", c.id)
+                results[c.id] = ""
             elif o.sent is None:
                 log.warning("message %s not sent: its claim's lease was about to run out", c.id)
                 results[c.id] = ""

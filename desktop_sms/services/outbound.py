@@ -300,11 +300,14 @@ class OutboundService:
                     for m, num, client, name in s.execute(stmt)]
 
     def cancel(self, actor: Actor, ids: Iterable[int]) -> list[CancelOutcome]:
-        """Cancel each message with one conditional update; says why when it can't."""
+        """Cancel each message with one conditional update; says why when it can't.
+
+        An id named more than once is canceled (and reported) once, in its first place.
+        """
         actor = access.require_sms(self.db, actor, "cancel texts")
         now = self.clock()
         outcomes: list[CancelOutcome] = []
-        for message_id in ids:
+        for message_id in dict.fromkeys(ids):
             with self.db.transaction() as s:
                 result = s.execute(
                     update(OutboundMessage)
