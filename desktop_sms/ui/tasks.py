@@ -82,15 +82,22 @@ class TaskRunner(QObject):
 
     @property
     def is_closed(self) -> bool:
-        """True once `shutdown` was called: `run` would raise."""
+        """True once `shutdown` was called: `run` then starts nothing."""
         return self._closed
 
     def run(self, fn: Callable[..., Any], *args: Any, on_success: SuccessCallback | None = None,
             on_failure: FailureCallback | None = None,
             on_progress: ProgressCallback | None = None, **kwargs: Any) -> int:
-        """Start fn(*args, **kwargs) on a pool thread; returns a job id."""
+        """Start fn(*args, **kwargs) on a pool thread; returns a job id.
+
+        After `shutdown` (the window is closing) nothing is started and -1 is returned: a
+        debounce or refresh timer that fires while the window closes has no one left to
+        answer, and must not raise into Qt's event loop.
+        """
         if self._closed:
-            raise RuntimeError("The task runner has been shut down.")
+            log.debug("task %s not started: the runner is shut down",
+                      getattr(fn, "__qualname__", "?"))
+            return -1
         with self._lock:
             self._next_id += 1
             job_id = self._next_id
