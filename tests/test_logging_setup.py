@@ -92,6 +92,9 @@ def test_cli_dash_v_send_and_poll_log_nothing_private(
     try:
         assert main(["--db", db_url, "users", "add", "boss", "--name", "Boss"]) == 0
         assert main(["--db", db_url, "settings", "set", "office_numbers", OFFICE_NUMBER]) == 0
+        # The real clock: at night the client's quiet hours would refuse the send; this test
+        # is about logs (quiet hours have their own tests with injected clocks).
+        assert main(["--db", db_url, "settings", "set", "quiet_hours", "off"]) == 0
         assert main(["--db", db_url, "import-cases", str(path)]) == 0
         assert main(["-v", "--db", db_url, "send", "--case", "24-000001", "--body", BODY,
                      "--consent", "yes"]) == 0

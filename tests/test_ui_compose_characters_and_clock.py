@@ -19,9 +19,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
-def in_new_york(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This desktop's clock is in New York (as with TZ=America/New_York)."""
+def in_new_york(monkeypatch: pytest.MonkeyPatch, office: Office) -> None:
+    """This desktop's clock is in New York (as with TZ=America/New_York). Clock changes happen
+    at 2 a.m., inside the client's quiet hours, which have their own tests: off here."""
     monkeypatch.setattr("desktop_sms.ui.dialogs.compose_dialog.local_zone", lambda: NEW_YORK)
+    office.services.settings.set(office.admin, "quiet_hours", "off")
 
 
 def test_smart_characters_are_named_and_replaced_with_one_click(

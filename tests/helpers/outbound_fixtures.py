@@ -10,7 +10,7 @@ import pytest
 
 from desktop_sms.db.database import Database
 from desktop_sms.providers.base import SmsProvider
-from desktop_sms.providers.sandbox_server import SandboxServer
+from desktop_sms.providers.sandbox_server import ManualClock, SandboxServer
 from desktop_sms.services.common import Actor
 from desktop_sms.services.container import Services, build_services
 from desktop_sms.services.credentials import CredentialStore
@@ -77,6 +77,11 @@ class Office:
 def make_office(db: Database, server: SandboxServer, provider: Callable[[], SmsProvider],
                 clock: FakeClock | None = None) -> Office:
     clock = clock or FakeClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    server_clock = server.state.clock
+    if isinstance(server_clock, ManualClock) and server_clock is not clock:
+        # Twilio's times are the texts' times (docs/media_and_clocks.md): the local server
+        # starts at the office's time, as Twilio's clock agrees with a desktop's in life.
+        server_clock.set(clock())
     services = build_services(db, clock, credentials=MemoryCredentialStore())
     factory = FixedProviderFactory(services.settings, provider)
     services.providers = factory
