@@ -123,6 +123,7 @@ class ReplyBox(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.to_label, 1)
         template_label = QLabel("Te&mplate")
+        template_label.setTextFormat(Qt.TextFormat.PlainText)  # every label of the log is plain
         template_label.setBuddy(self.template_combo)
         top.addWidget(template_label)
         top.addWidget(self.template_combo)
