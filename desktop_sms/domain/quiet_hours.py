@@ -28,7 +28,6 @@ from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 
 __all__ = ["DEFAULT_WINDOW", "STRICT_STATE_WINDOWS", "QuietPolicy", "QuietWindow",
@@ -121,6 +120,10 @@ def recipient_state(e164: str) -> str | None:
     number = _parsed(e164)
     if number is None or phonenumbers.region_code_for_number(number) != "US":
         return None
+    # The place-name data is large (0.6 s to import): loaded only when a stricter-state
+    # window is asked for.
+    from phonenumbers import geocoder
+
     where = geocoder.description_for_number(number, "en")
     if where in _STATE_NAMES:
         return _STATE_NAMES[where]
