@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
+from desktop_sms.domain.strict_state_area_codes import AREA_CODE_STATE
+
 __all__ = ["DEFAULT_WINDOW", "STRICT_STATE_WINDOWS", "QuietPolicy", "QuietWindow",
            "parse_window", "recipient_state", "recipient_zones"]
 
@@ -116,19 +118,14 @@ def _distinct_clocks(zones: list[tzinfo]) -> set[tuple[timedelta | None, ...]]:
 
 
 def recipient_state(e164: str) -> str | None:
-    """Two-letter US state of the number's area code ("FL"), or None when not known."""
+    """Two-letter state of a US number's area code when it is one of the stricter states
+    ("FL"), else None. The table is the phone library's geocoder's answer per area code
+    (domain/strict_state_area_codes.py), kept in step with it by a test."""
     number = _parsed(e164)
     if number is None or phonenumbers.region_code_for_number(number) != "US":
         return None
-    # The place-name data is large (0.6 s to import): loaded only when a stricter-state
-    # window is asked for.
-    from phonenumbers import geocoder
-
-    where = geocoder.description_for_number(number, "en")
-    if where in _STATE_NAMES:
-        return _STATE_NAMES[where]
-    match = re.search(r",\s*([A-Z]{2})$", where)
-    return match.group(1) if match else None
+    national = str(number.national_number)
+    return AREA_CODE_STATE.get(int(national[:3])) if len(national) == 10 else None
 
 
 @dataclass(frozen=True)
