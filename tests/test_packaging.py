@@ -157,7 +157,7 @@ def test_build_spec_excludes_unused_qt_parts_and_tkinter() -> None:
     ("PySide6/Qt/plugins/platforms/libqeglfs.so", True),
     ("PySide6/Qt/plugins/platforms/libqvnc.so", True),
     ("PySide6/Qt/plugins/imageformats/libqjpeg.so", False),
-    ("PySide6/Qt/plugins/imageformats/libqsvg.so", False),
+    ("PySide6/Qt/plugins/imageformats/libqsvg.so", True),
     ("PySide6/plugins/imageformats/qico.dll", False),
     ("PySide6/Qt/plugins/imageformats/libqpdf.so", True),
     ("PySide6/Qt/plugins/imageformats/libqtiff.so", True),
