@@ -71,7 +71,14 @@ def test_progress_is_delivered_on_the_gui_thread_in_order(qtbot: QtBot,
     assert reports == [(i, 5, True) for i in range(1, 6)]
 
 
-def test_a_shut_down_runner_refuses_new_work(runner: TaskRunner) -> None:
+def test_a_shut_down_runner_starts_no_new_work(runner: TaskRunner) -> None:
+    """A timer that fires while the window closes submits work: nothing runs, nothing raises
+    into Qt's event loop, and no callback comes."""
+    ran: list[str] = []
     runner.shutdown()
-    with pytest.raises(RuntimeError):
-        runner.run(lambda: None)
+    assert runner.is_closed
+    job = runner.run(lambda: ran.append("work"), on_success=lambda _r: ran.append("success"),
+                     on_failure=lambda _e: ran.append("failure"))
+    assert job == -1
+    assert runner.shutdown(1000)  # nothing was left running
+    assert ran == []
