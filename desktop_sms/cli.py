@@ -427,14 +427,10 @@ def cmd_export_conversation(args: argparse.Namespace) -> int:
         actor = acting_user(services, args)
         since = _export_bound(args.since, False) if args.since else None
         until = _export_bound(args.until, True) if args.until else None
-        from PySide6.QtGui import QGuiApplication
+        # Qt's PDF writer lives in the UI layer; it starts an offscreen application itself.
+        from desktop_sms.ui.export_conversation import export_headless
 
-        from desktop_sms.ui.export_conversation import export_to_file
-
-        app = QGuiApplication.instance() or QGuiApplication(["desktop-sms", "-platform",
-                                                             "offscreen"])
-        count = export_to_file(services, actor, args.case, args.out, since, until)
-        del app
+        count = export_headless(services, actor, args.case, args.out, since, until)
         print(f"{args.out}: {count} text{'s' if count != 1 else ''}")
         return 0
     except OSError as exc:

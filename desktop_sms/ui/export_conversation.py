@@ -252,6 +252,20 @@ class ExportDialog(QDialog):
         self.error.show_error(f"The conversation could not be exported: {exc}")
 
 
+def export_headless(services: Services, actor: Actor, case_number: str, path: Path,
+                    since: datetime | None = None, until: datetime | None = None) -> int:
+    """`export_to_file` from the command line: starts an offscreen QGuiApplication when no Qt
+    application runs (Qt's PDF writer needs one). Returns the number of texts written."""
+    from PySide6.QtGui import QGuiApplication
+
+    app = QGuiApplication.instance() or QGuiApplication(["desktop-sms", "-platform",
+                                                         "offscreen"])
+    try:
+        return export_to_file(services, actor, case_number, path, since, until)
+    finally:
+        del app
+
+
 def add_export_action(window: MainWindow, view: MatterView) -> QAction:
     """Actions → Export conversation… on a matter window."""
     action = QAction("Export conversation…", view)
